@@ -1,0 +1,74 @@
+/**
+ * The hosting interface of device models (devices/). A model is identity + BARs + interrupt
+ * lines + a DMA port; a host (the emulated machine behind its IOMMU, the vfio-user server
+ * behind a client's DMA mappings) gives it a DeviceHost and routes BAR accesses to it.
+ * Config space is built from the model's description by devices/pci/, which both hosts use.
+ */
+import { VfioError } from "./errors.js";
+
+/** The identity registers of a PCI function's config header (PCI Local Bus Spec 3.0 §6.2.1). */
+export interface PciIdentity {
+  readonly vendorId: number;
+  readonly deviceId: number;
+  readonly subsystemVendorId: number;
+  readonly subsystemId: number;
+  /** 24 bits: base class, sub-class, programming interface. */
+  readonly classCode: number;
+  readonly revision: number;
+}
+
+export interface BarSpec {
+  readonly size: bigint;
+  readonly kind: "memory32" | "memory64" | "io";
+  readonly prefetchable: boolean;
+}
+
+export type AccessSize = 1 | 2 | 4 | 8;
+
+/** A device model: what a host needs to present it as a PCI function. */
+export interface DeviceModel {
+  /** A short name: "edu". */
+  readonly name: string;
+  readonly identity: PciIdentity;
+  /** BAR0..BAR5; undefined where a BAR is not implemented (or is the upper half of a 64-bit BAR). */
+  readonly bars: readonly (BarSpec | undefined)[];
+  /** Vectors of the MSI capability; 0 for none. */
+  readonly msiVectors: number;
+  /** INTx pin: 0 none, 1..4 INTA..INTD. */
+  readonly intxPin: number;
+  /** Called once by the host before any access. */
+  attach(host: DeviceHost): void;
+  /** A read of `size` bytes at `offset` of BAR `bar`; little-endian value. */
+  barRead(bar: number, offset: bigint, size: AccessSize): bigint;
+  /** A write of `size` bytes at `offset` of BAR `bar`. Posted: the model must not block. */
+  barWrite(bar: number, offset: bigint, size: AccessSize, value: bigint): void;
+  /** Function-level reset: back to power-on state, pending work dropped. */
+  reset(): void;
+}
+
+/** What a host offers the model it hosts. */
+export interface DeviceHost {
+  /** Reads device-visible memory at a bus address; rejects with DmaFaultError when blocked. */
+  dmaRead(address: bigint, length: number): Promise<Uint8Array>;
+  /** Writes device-visible memory at a bus address; rejects with DmaFaultError when blocked. */
+  dmaWrite(address: bigint, data: Uint8Array): Promise<void>;
+  /** Raises interrupt `vector`: an MSI message when MSI is enabled, else asserts INTx. */
+  raiseIrq(vector: number): void;
+  /** Deasserts INTx for `vector` (MSI is edge-triggered: nothing to do). */
+  lowerIrq(vector: number): void;
+}
+
+/** Why a DMA was blocked. */
+export type DmaFaultReason = "not-mapped" | "no-write-permission" | "no-read-permission" | "bus-master-disabled" | "out-of-range";
+
+/** A device's DMA blocked by the IOMMU or by the host; the model sees it as a failed transfer. */
+export class DmaFaultError extends VfioError {
+  override name = "DmaFaultError";
+  constructor(
+    readonly address: bigint,
+    readonly access: "read" | "write",
+    readonly reason: DmaFaultReason,
+  ) {
+    super(`DMA ${access} at 0x${address.toString(16)} blocked: ${reason}`, "EDMAFAULT");
+  }
+}

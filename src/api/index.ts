@@ -1,0 +1,15 @@
+/**
+ * vfio-ts api: the VFIO model. Interfaces, plain data, constants and errors; no I/O.
+ * Every backend (kernel/, user/, emu/) implements these; nothing here imports a backend.
+ */
+export * from "./constants.js";
+export * from "./errors.js";
+export type * from "./op.js";
+export type * from "./device-info.js";
+export type * from "./event-notifier.js";
+export type * from "./irq-set.js";
+export type * from "./device.js";
+export type * from "./container.js";
+export type * from "./dma-space.js";
+export type * from "./sysfs.js";
+export * from "./hosting.js";
