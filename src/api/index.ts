@@ -12,4 +12,5 @@ export type * from "./device.js";
 export type * from "./container.js";
 export type * from "./dma-space.js";
 export type * from "./sysfs.js";
+export type * from "./vfio-system.js";
 export * from "./hosting.js";
