@@ -6,6 +6,7 @@ export * from "./struct.js";
 export * from "./ioctl-number.js";
 export * from "./argsz.js";
 export * from "./cap-chain.js";
+export * from "./info-reply.js";
 export * from "./irq-set.js";
 export * from "./vfio/group-status.js";
 export * from "./vfio/device-info.js";
