@@ -12,5 +12,6 @@ export type * from "./device.js";
 export type * from "./container.js";
 export type * from "./dma-space.js";
 export type * from "./sysfs.js";
+export type * from "./host-environment.js";
 export type * from "./vfio-system.js";
 export * from "./hosting.js";
