@@ -1,4 +1,6 @@
 /** Every `vfio` subcommand, in the order `vfio --help` lists them. */
 import type { Command } from "../command.js";
+import { bind } from "./bind.js";
+import { restore } from "./restore.js";
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [bind, restore];
