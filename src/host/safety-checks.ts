@@ -3,7 +3,7 @@
  * its driver would break, and names it. The CLI refuses to go on while there are findings,
  * unless --force. Findings are data; the CLI renders them.
  *
- * - a network interface of the device that is up, has addresses, or carries routes;
+ * - a network interface of the device that is up (IFF_UP or operstate), has addresses, or carries routes;
  * - a block device of the device (or a partition of it) that is mounted, used as swap, or held
  *   by another block device (holders/: an active LVM volume, an MD array, dm-crypt);
  * - the boot VGA device (boot_vga, which the firmware framebuffer lives on) or a device with a
@@ -28,8 +28,13 @@ export type SafetyFinding =
 async function checkNetwork(sysfs: Sysfs, probe: HostProbe, device: string): Promise<SafetyFinding[]> {
   const findings: SafetyFinding[] = [];
   for (const iface of (await sysfs.list(`${pciPaths.device(device)}/net`)) ?? []) {
+    // Up means administratively up (IFF_UP, 0x1 in include/uapi/linux/if.h, shown in the
+    // hex `flags` attribute), whether or not a carrier makes operstate "up" too.
+    const flags = Number.parseInt((await sysfs.read(`class/net/${iface}/flags`))?.trim() ?? "0", 16);
     const state = (await sysfs.read(`class/net/${iface}/operstate`))?.trim();
-    if (state === "up") findings.push({ code: "net-up", device, iface, message: `${device}: network interface ${iface} is up` });
+    if ((flags & 0x1) !== 0 || state === "up") {
+      findings.push({ code: "net-up", device, iface, message: `${device}: network interface ${iface} is up` });
+    }
     const addresses = await probe.interfaceAddresses(iface);
     if (addresses.length > 0) {
       findings.push({ code: "net-addresses", device, iface, addresses, message: `${device}: network interface ${iface} has addresses ${addresses.join(", ")}` });

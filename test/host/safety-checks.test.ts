@@ -15,6 +15,10 @@ function host(): FakeKernelSysfs {
   sysfs.files.set("class/net/eth0/operstate", "up\n");
   sysfs.links.set("bus/pci/devices/0000:00:07.0/net/eth1", "x");
   sysfs.files.set("class/net/eth1/operstate", "down\n");
+  sysfs.files.set("class/net/eth1/flags", "0x1002\n");
+  sysfs.links.set("bus/pci/devices/0000:00:08.0/net/eth2", "x");
+  sysfs.files.set("class/net/eth2/operstate", "down\n");
+  sysfs.files.set("class/net/eth2/flags", "0x1003\n");
   for (const [name, dev] of [["nvme0n1", "259:0"], ["nvme0n1p1", "259:1"], ["nvme0n1p2", "259:2"], ["nvme0n1p3", "259:3"]] as const) {
     const parent = name === "nvme0n1" ? "" : "nvme0n1/";
     sysfs.links.set(`class/block/${name}`, `../../devices/pci0000:00/0000:00:06.0/nvme/nvme0/${parent}${name}`);
@@ -50,6 +54,10 @@ test("checkDevices() finds a mounted partition, a swap partition and one held by
 test("checkDevices() finds the boot VGA device and its framebuffer", async () => {
   const findings = await checkDevices(host(), idleHostProbe, ["0000:00:02.0"]);
   assert.deepEqual(findings.map((f) => f.code), ["boot-vga", "framebuffer"]);
+});
+
+test("checkDevices() counts an interface as up when IFF_UP is set, carrier or not", async () => {
+  assert.deepEqual((await checkDevices(host(), idleHostProbe, ["0000:00:08.0"])).map((f) => f.code), ["net-up"]);
 });
 
 test("checkDevices() finds nothing for an idle device; holders come from sysfs whatever the probe says", async () => {
