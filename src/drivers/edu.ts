@@ -10,18 +10,15 @@ import type { DmaBuffer, DmaSpace } from "../api/dma-space.js";
 import type { VfioDevice } from "../api/device.js";
 import type { EventNotifier } from "../api/event-notifier.js";
 import {
-  PCI_COMMAND,
-  PCI_COMMAND_MASTER,
-  PCI_COMMAND_MEMORY,
   PCI_DEVICE_ID,
   PCI_VENDOR_ID,
   VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
-  VFIO_PCI_CONFIG_REGION_INDEX,
   VFIO_PCI_MSI_IRQ_INDEX,
 } from "../api/constants.js";
 import { VfioError, VfioUsageError } from "../api/errors.js";
+import { enableMemoryAndBusMaster, readConfig, setBusMaster } from "../api/pci-config.js";
 import { openBar, type BarAccess } from "./bar-access.js";
 
 /** BAR0 registers (edu.rst "MMIO area spec"). */
@@ -141,16 +138,15 @@ export class EduDriver implements AsyncDisposable {
    * Undoes what it did if any step fails.
    */
   static async open(device: VfioDevice, dma: DmaSpace, options: EduDriverOptions = {}): Promise<EduDriver> {
-    const config = await device.read(VFIO_PCI_CONFIG_REGION_INDEX, 0n, 4);
-    const vendor = config[PCI_VENDOR_ID]! | (config[PCI_VENDOR_ID + 1]! << 8);
-    const deviceId = config[PCI_DEVICE_ID]! | (config[PCI_DEVICE_ID + 1]! << 8);
+    const vendor = await readConfig(device, PCI_VENDOR_ID, 2);
+    const deviceId = await readConfig(device, PCI_DEVICE_ID, 2);
     if (vendor !== EDU_VENDOR || deviceId !== EDU_DEVICE) {
       throw new VfioUsageError(`${device.name} is ${hex4(vendor)}:${hex4(deviceId)}, not an edu (1234:11e8)`, "ENODEV");
     }
     const undo: (() => Promise<void> | void)[] = [];
     try {
-      await setCommandBits(device, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, true);
-      undo.push(() => setCommandBits(device, PCI_COMMAND_MASTER, false));
+      await enableMemoryAndBusMaster(device);
+      undo.push(async () => void (await setBusMaster(device, false)));
       const bar = await openBar(device, 0, options.mmap === undefined ? {} : { mmap: options.mmap });
       undo.push(() => bar.close());
       const id = await bar.read32(REG.id);
@@ -377,7 +373,7 @@ export class EduDriver implements AsyncDisposable {
       await attempt(() => this.notifier!.close());
     }
     // Stop the device reaching memory before the memory goes away.
-    await attempt(() => setCommandBits(this.device, PCI_COMMAND_MASTER, false));
+    await attempt(async () => void (await setBusMaster(this.device, false)));
     await attempt(() => this.buffer.free());
     await attempt(() => this.bar.close());
     if (errors.length > 0) throw errors[0];
@@ -409,14 +405,6 @@ function checkTransfer(offset: number, length: number): void {
       "ERANGE",
     );
   }
-}
-
-/** Read-modify-write of PCI_COMMAND through the config region (index 7). */
-async function setCommandBits(device: VfioDevice, bits: number, on: boolean): Promise<void> {
-  const current = await device.read(VFIO_PCI_CONFIG_REGION_INDEX, BigInt(PCI_COMMAND), 2);
-  const value = current[0]! | (current[1]! << 8);
-  const next = on ? value | bits : value & ~bits;
-  await device.write(VFIO_PCI_CONFIG_REGION_INDEX, BigInt(PCI_COMMAND), Uint8Array.of(next & 0xff, (next >> 8) & 0xff));
 }
 
 /** VFIO_DEVICE_SET_IRQS with DATA_NONE, ACTION_TRIGGER and count 0: disables the MSI index. */
