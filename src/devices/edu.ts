@@ -8,6 +8,8 @@
  * QEMU's behaviour is odd this model keeps it and says so (the DMA range check's off-by-one,
  * address clamping, a blocked DMA read filling the buffer with zeros). Where QEMU has no
  * behaviour to copy (it aborts the whole VM), the model says what it does instead.
+ * test/devices/edu.qemu.test.ts (opt-in) runs one register script on this model and on
+ * Debian's QEMU 7.2 edu through qtest and requires identical transcripts.
  */
 import type { AccessSize, BarSpec, DeviceHost, DeviceModel, DmaFaultReason, PciIdentity } from "../api/hosting.js";
 import { DmaFaultError } from "../api/hosting.js";
