@@ -85,3 +85,17 @@ test("vfio check where reading sysfs is denied: one line, exit 2", async (t) => 
   assert.match(result.stderr, /^vfio check: permission denied reading .*0000:00:03\.0.*: run as root/);
   assert.equal(result.stderr.split("\n").length, 2);
 });
+
+test("vfio check 01:01.0 on the Linux 6.1 guest capture: not viable, unbind e1000 from 0000:01:02.0 or bind it to vfio-pci", async () => {
+  const { status, stdout } = await vfio(["check", "01:01.0", "--sysfs", fixturePath("sysfs/guest-q35-e1000-bound"), ...ids]);
+  assert.equal(status, 1);
+  assert.match(stdout, /error: group 2 is not viable: 0000:01:02\.0 is bound to e1000/);
+  assert.ok(stdout.includes("    unbind e1000 from 0000:01:02.0:\n      echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind\n   or:\n    bind 0000:01:02.0 to vfio-pci (instead of e1000):\n"));
+  assert.equal((stdout.match(/^error:/gm) ?? []).length, 1, "the only problem is the group");
+});
+
+test("vfio check 01:01.0 on the guest capture with e1000 unbound: ready, exit 0", async () => {
+  const { status, stdout } = await vfio(["check", "01:01.0", "--sysfs", fixturePath("sysfs/guest-q35-e1000-unbound"), ...ids]);
+  assert.equal(status, 0, stdout);
+  assert.match(stdout, /^0000:01:01\.0: ready for VFIO\n/);
+});
