@@ -93,6 +93,15 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
     const soft = report.memlock.soft === undefined ? "unlimited" : mib(report.memlock.soft);
     facts.push(["memlock", `${soft}${report.identity?.uid === 0 ? " (root: CAP_IPC_LOCK lifts it)" : ""}`]);
   }
+  const device = report.members.find((m) => m.isTarget)?.pci;
+  if (report.target.kind === "device" && device !== undefined) {
+    facts.push(["NUMA node", device.numaNode === undefined ? "none" : String(device.numaNode)]);
+    if (device.resetMethods !== undefined) facts.push(["reset", device.resetMethods.length > 0 ? device.resetMethods.join(", ") : "none"]);
+    if (device.bootVga !== undefined) facts.push(["boot VGA", device.bootVga ? "yes" : "no"]);
+    if (device.physfn !== undefined) facts.push(["SR-IOV", `virtual function of ${device.physfn}`]);
+    if (device.virtfns.length > 0) facts.push(["SR-IOV", `physical function of ${device.virtfns.length} VF${device.virtfns.length === 1 ? "" : "s"}: ${device.virtfns.join(", ")}`]);
+    if (device.driverOverride !== undefined) facts.push(["driver_override", device.driverOverride]);
+  }
   out.push(formatTable(facts.map(([k, v]) => [`  ${k}`, v!])), "");
   if (report.members.length > 0) {
     out.push(report.group !== undefined ? "members:" : "device:");
