@@ -7,6 +7,7 @@ import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import { bindVfioPciAction, loadVfioPciAction, unbindAction, type FixAction } from "./fix-action.js";
 import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
+import { hasDmaOwnership, parseKernelRelease } from "./kernel-release.js";
 import { parseMemlockLimit, type MemlockLimit } from "./memlock-limit.js";
 import { tryParsePciAddress, type PciAddress } from "./pci-address.js";
 import { readPciDevice, type PciDevice } from "./pci-devices.js";
@@ -54,6 +55,7 @@ export type Finding =
       readonly gid: number;
       readonly fix: string;
     }
+  | { readonly code: "kernel-before-dma-ownership"; readonly severity: "warning"; readonly release: string; readonly fix: string }
   | { readonly code: "memlock-low"; readonly severity: "warning"; readonly limit: bigint; readonly fix: string }
   | { readonly code: "boot-vga"; readonly severity: "warning"; readonly device: PciAddress; readonly fix: string }
   | { readonly code: "no-reset"; readonly severity: "warning"; readonly device: PciAddress; readonly fix: string };
@@ -74,6 +76,8 @@ export interface CheckMember {
 export interface CheckReport {
   readonly target: CheckTarget;
   readonly iommu: IommuStatus;
+  /** The kernel release (/proc/sys/kernel/osrelease), when known. */
+  readonly kernelRelease: string | undefined;
   /** The group, or undefined when the device has none (no IOMMU). */
   readonly group: IommuGroup | undefined;
   readonly members: readonly CheckMember[];
@@ -165,6 +169,17 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
         fix: "could not read /proc/interrupts; IR-PCI-MSI chips there mean interrupts are remapped",
       });
     }
+  }
+
+  const osrelease = await env.readProc("sys/kernel/osrelease");
+  const kernel = osrelease === undefined ? undefined : parseKernelRelease(osrelease);
+  if (kernel !== undefined && !hasDmaOwnership(kernel)) {
+    findings.push({
+      code: "kernel-before-dma-ownership",
+      severity: "warning",
+      release: kernel.release,
+      fix: "this verdict follows Linux 5.19+ (DMA ownership); before 5.19 VFIO accepted members that are unbound, bound to a vfio driver or pci-stub, or bridges bound to any driver: the kernel's VFIO_GROUP_GET_STATUS has the last word",
+    });
   }
 
   // Members, their drivers, and the Linux 6.1 verdict.
@@ -261,6 +276,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
   return {
     target,
     iommu,
+    kernelRelease: kernel?.release,
     group,
     members,
     viability,

@@ -131,3 +131,20 @@ test("diagnose() on the Linux 6.1 guest capture with e1000 unbound: the edu behi
   assert.deepEqual(report.findings.filter((f) => f.severity === "error"), []);
   assert.equal(report.ready, true);
 });
+
+test("diagnose() warns that the verdict follows 5.19+ rules on an older kernel, and reports the release", async (t) => {
+  const tree = await buildMachineTree(GUEST_LIKE);
+  t.after(tree.cleanup);
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  await mkdir(`${tree.root}/proc/sys/kernel`, { recursive: true });
+  await writeFile(`${tree.root}/proc/sys/kernel/osrelease`, "5.10.0-28-amd64\n");
+  const report = await diagnose(nodeHostEnvironment({ root: tree.root }), parseCheckTarget("00:03.0"));
+  assert.equal(report.kernelRelease, "5.10.0-28-amd64");
+  assert.ok(codes(report.findings).includes("kernel-before-dma-ownership"));
+});
+
+test("diagnose() on the guest capture reports its Linux 6.1 release and no kernel warning", async () => {
+  const report = await diagnose(nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-unbound") }), parseCheckTarget("00:03.0"));
+  assert.match(report.kernelRelease ?? "", /^6\.1\./);
+  assert.ok(!codes(report.findings).includes("kernel-before-dma-ownership"));
+});

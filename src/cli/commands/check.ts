@@ -63,6 +63,8 @@ function findingLines(f: Finding, style: Style): string[] {
       return [`${label} ${f.path} does not exist: ${f.fix}`];
     case "dev-vfio-denied":
       return [`${label} ${f.path} (mode ${f.mode.toString(8).padStart(4, "0")}, owner ${f.uid}:${f.gid}): ${f.fix}`];
+    case "kernel-before-dma-ownership":
+      return [`${label} kernel ${f.release}: ${f.fix}`];
     case "memlock-low":
       return [`${label} RLIMIT_MEMLOCK is ${mib(f.limit)}: ${f.fix}`];
     case "boot-vga":
@@ -77,6 +79,7 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
   const out: string[] = [`${style.bold(what)}: ${report.ready ? style.green("ready for VFIO") : style.red("not ready for VFIO")}`, ""];
   const { iommu } = report;
   const facts: string[][] = [];
+  if (report.kernelRelease !== undefined) facts.push(["kernel", report.kernelRelease]);
   facts.push(["IOMMU", iommu.active ? `active${iommu.units.length > 0 ? ` (${iommu.units.map((u) => u.name).join(", ")})` : ""}` : "not active"]);
   if (iommu.active) facts.push(["interrupt remapping", iommu.interruptRemapping]);
   if (report.group !== undefined) {
@@ -129,6 +132,7 @@ function json(report: CheckReport, ids: PciIds): unknown {
     target: report.target,
     ready: report.ready,
     iommu: report.iommu,
+    kernelRelease: report.kernelRelease ?? null,
     group: report.group === undefined ? null : { id: report.group.id, type: report.group.type ?? null, viable: report.viability?.viable ?? null },
     members: report.members.map((m) => ({
       name: m.name,
