@@ -105,10 +105,15 @@ export function parseCheckTarget(text: string): CheckTarget {
   );
 }
 
-function fixesFor(member: { name: string; driver: string }): FixAction[] {
+/**
+ * How to stop `member` from claiming kernel DMA: unbind it or bind it to vfio-pci. The device
+ * being checked must end up on vfio-pci anyway, so for it binding is the only fix.
+ */
+function fixesFor(member: { name: string; driver: string }, isTarget: boolean): FixAction[] {
   const address = tryParsePciAddress(member.name);
   if (address === undefined) return [];
-  return [unbindAction(address, member.driver), bindVfioPciAction(address, member.driver)];
+  const bind = bindVfioPciAction(address, member.driver);
+  return isTarget ? [bind] : [unbindAction(address, member.driver), bind];
 }
 
 /**
@@ -199,7 +204,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
     }
     if (!viability.viable) {
       const blockers = viability.blockers.map((b) => ({ device: b.name, driver: b.driver ?? "" }));
-      findings.push({ code: "group-not-viable", severity: "error", group: group.id, blockers, fixes: blockers.map((b) => fixesFor({ name: b.device, driver: b.driver })) });
+      findings.push({ code: "group-not-viable", severity: "error", group: group.id, blockers, fixes: blockers.map((b) => fixesFor({ name: b.device, driver: b.driver }, b.device === targetDevice?.address)) });
     }
   } else if (targetDevice !== undefined) {
     members.push({ name: targetDevice.address, driver: targetDevice.driver, pci: targetDevice, blocks: false, isTarget: true });
@@ -217,8 +222,8 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
   const toBind = !iommu.active ? [] : wantBound.filter((m) => m.driver === undefined || !VFIO_PCI_DRIVERS.has(m.driver));
   if (toBind.length > 0 && !vfioLoaded) findings.push({ code: "vfio-module-missing", severity: "error", actions: [loadVfioPciAction()] });
   for (const m of toBind) {
-    // A blocker already gets "unbind or bind to vfio-pci"; binding the target is required.
-    if (m.blocks && !m.isTarget) continue;
+    // A blocker's fix is already in group-not-viable (for the target: bind it to vfio-pci).
+    if (m.blocks) continue;
     const address = tryParsePciAddress(m.name);
     if (address === undefined) continue;
     findings.push({ code: "not-bound-to-vfio", severity: "error", device: address, driver: m.driver, actions: [bindVfioPciAction(address, m.driver)] });

@@ -23,3 +23,4 @@ export * from "./inventory.js";
 export * from "./dev-vfio-list.js";
 export * from "./node-sysfs.js";
 export * from "./node-host-environment.js";
+export * from "./sysfs-only-environment.js";

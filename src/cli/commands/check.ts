@@ -44,7 +44,7 @@ function findingLines(f: Finding, style: Style): string[] {
       const lines = [`${label} group ${f.group} is not viable: ${f.blockers.map((b) => `${b.device} is bound to ${b.driver}`).join(", ")}, a driver that claims kernel DMA.`];
       f.fixes.forEach((alternatives, i) => {
         const blocker = f.blockers[i]!;
-        lines.push(`  fix ${blocker.device}, either:`);
+        lines.push(alternatives.length > 1 ? `  fix ${blocker.device}, either:` : `  fix ${blocker.device}:`);
         alternatives.forEach((a, j) => {
           if (j > 0) lines.push("   or:");
           lines.push(...actionLines(a, "    "));
