@@ -7,6 +7,7 @@ import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import { bindVfioPciAction, loadVfioPciAction, unbindAction, type FixAction } from "./fix-action.js";
 import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
+import { hasDmaOwnership, parseKernelRelease } from "./kernel-release.js";
 import { parseMemlockLimit, type MemlockLimit } from "./memlock-limit.js";
 import { tryParsePciAddress, type PciAddress } from "./pci-address.js";
 import { readPciDevice, type PciDevice } from "./pci-devices.js";
@@ -54,6 +55,7 @@ export type Finding =
       readonly gid: number;
       readonly fix: string;
     }
+  | { readonly code: "kernel-before-dma-ownership"; readonly severity: "warning"; readonly release: string; readonly fix: string }
   | { readonly code: "memlock-low"; readonly severity: "warning"; readonly limit: bigint; readonly fix: string }
   | { readonly code: "boot-vga"; readonly severity: "warning"; readonly device: PciAddress; readonly fix: string }
   | { readonly code: "no-reset"; readonly severity: "warning"; readonly device: PciAddress; readonly fix: string };
@@ -74,6 +76,8 @@ export interface CheckMember {
 export interface CheckReport {
   readonly target: CheckTarget;
   readonly iommu: IommuStatus;
+  /** The kernel release (/proc/sys/kernel/osrelease), when known. */
+  readonly kernelRelease: string | undefined;
   /** The group, or undefined when the device has none (no IOMMU). */
   readonly group: IommuGroup | undefined;
   readonly members: readonly CheckMember[];
@@ -101,10 +105,15 @@ export function parseCheckTarget(text: string): CheckTarget {
   );
 }
 
-function fixesFor(member: { name: string; driver: string }): FixAction[] {
+/**
+ * How to stop `member` from claiming kernel DMA: unbind it or bind it to vfio-pci. The device
+ * being checked must end up on vfio-pci anyway, so for it binding is the only fix.
+ */
+function fixesFor(member: { name: string; driver: string }, isTarget: boolean): FixAction[] {
   const address = tryParsePciAddress(member.name);
   if (address === undefined) return [];
-  return [unbindAction(address, member.driver), bindVfioPciAction(address, member.driver)];
+  const bind = bindVfioPciAction(address, member.driver);
+  return isTarget ? [bind] : [unbindAction(address, member.driver), bind];
 }
 
 /**
@@ -167,6 +176,17 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
     }
   }
 
+  const osrelease = await env.readProc("sys/kernel/osrelease");
+  const kernel = osrelease === undefined ? undefined : parseKernelRelease(osrelease);
+  if (kernel !== undefined && !hasDmaOwnership(kernel)) {
+    findings.push({
+      code: "kernel-before-dma-ownership",
+      severity: "warning",
+      release: kernel.release,
+      fix: "this verdict follows Linux 5.19+ (DMA ownership); before 5.19 VFIO accepted members that are unbound, bound to a vfio driver or pci-stub, or bridges bound to any driver: the kernel's VFIO_GROUP_GET_STATUS has the last word",
+    });
+  }
+
   // Members, their drivers, and the Linux 6.1 verdict.
   const members: CheckMember[] = [];
   let viability: Viability | undefined;
@@ -184,7 +204,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
     }
     if (!viability.viable) {
       const blockers = viability.blockers.map((b) => ({ device: b.name, driver: b.driver ?? "" }));
-      findings.push({ code: "group-not-viable", severity: "error", group: group.id, blockers, fixes: blockers.map((b) => fixesFor({ name: b.device, driver: b.driver })) });
+      findings.push({ code: "group-not-viable", severity: "error", group: group.id, blockers, fixes: blockers.map((b) => fixesFor({ name: b.device, driver: b.driver }, b.device === targetDevice?.address)) });
     }
   } else if (targetDevice !== undefined) {
     members.push({ name: targetDevice.address, driver: targetDevice.driver, pci: targetDevice, blocks: false, isTarget: true });
@@ -202,8 +222,8 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
   const toBind = !iommu.active ? [] : wantBound.filter((m) => m.driver === undefined || !VFIO_PCI_DRIVERS.has(m.driver));
   if (toBind.length > 0 && !vfioLoaded) findings.push({ code: "vfio-module-missing", severity: "error", actions: [loadVfioPciAction()] });
   for (const m of toBind) {
-    // A blocker already gets "unbind or bind to vfio-pci"; binding the target is required.
-    if (m.blocks && !m.isTarget) continue;
+    // A blocker's fix is already in group-not-viable (for the target: bind it to vfio-pci).
+    if (m.blocks) continue;
     const address = tryParsePciAddress(m.name);
     if (address === undefined) continue;
     findings.push({ code: "not-bound-to-vfio", severity: "error", device: address, driver: m.driver, actions: [bindVfioPciAction(address, m.driver)] });
@@ -261,6 +281,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
   return {
     target,
     iommu,
+    kernelRelease: kernel?.release,
     group,
     members,
     viability,
