@@ -26,3 +26,4 @@ export * from "./bind-executor.js";
 export * from "./journal.js";
 export * from "./host-probe.js";
 export * from "./safety-checks.js";
+export * from "./passthrough.js";

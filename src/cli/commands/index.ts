@@ -1,6 +1,7 @@
 /** Every `vfio` subcommand, in the order `vfio --help` lists them. */
 import type { Command } from "../command.js";
 import { bind } from "./bind.js";
+import { passthrough } from "./passthrough.js";
 import { restore } from "./restore.js";
 
-export const commands: readonly Command[] = [bind, restore];
+export const commands: readonly Command[] = [bind, restore, passthrough];
