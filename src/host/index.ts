@@ -27,3 +27,4 @@ export * from "./journal.js";
 export * from "./host-probe.js";
 export * from "./safety-checks.js";
 export * from "./passthrough.js";
+export * from "./persist.js";

@@ -3,5 +3,6 @@ import type { Command } from "../command.js";
 import { bind } from "./bind.js";
 import { passthrough } from "./passthrough.js";
 import { restore } from "./restore.js";
+import { unpersist } from "./unpersist.js";
 
-export const commands: readonly Command[] = [bind, restore, passthrough];
+export const commands: readonly Command[] = [bind, restore, unpersist, passthrough];
