@@ -15,3 +15,7 @@ export type * from "./sysfs.js";
 export type * from "./host-environment.js";
 export type * from "./vfio-system.js";
 export * from "./hosting.js";
+export * from "./iova-allocator.js";
+export * from "./container-dma-space.js";
+export * from "./open-device.js";
+export * from "./pci-config.js";

@@ -198,7 +198,8 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
     : members.some((m) => m.driver !== undefined && VFIO_PCI_DRIVERS.has(m.driver))
       ? []
       : members.filter((m) => m.pci !== undefined && !isBridge(m.pci));
-  const toBind = wantBound.filter((m) => m.driver === undefined || !VFIO_PCI_DRIVERS.has(m.driver));
+  // Without an IOMMU vfio-pci cannot take a device (it has no group): binding is not the fix yet.
+  const toBind = !iommu.active ? [] : wantBound.filter((m) => m.driver === undefined || !VFIO_PCI_DRIVERS.has(m.driver));
   if (toBind.length > 0 && !vfioLoaded) findings.push({ code: "vfio-module-missing", severity: "error", actions: [loadVfioPciAction()] });
   for (const m of toBind) {
     // A blocker already gets "unbind or bind to vfio-pci"; binding the target is required.
