@@ -10,6 +10,7 @@ import type { Sysfs } from "../api/sysfs.js";
 import { DEFAULT_JOURNAL_PATH, fileJournal, type Journal } from "../host/journal.js";
 import { nodeHostProbe, type HostProbe } from "../host/host-probe.js";
 import { nodeSysfs } from "../host/node-sysfs.js";
+import { nodeConfigFs, type ConfigFs } from "../host/persist.js";
 
 export interface BindingDeps {
   openSysfs(root: string | undefined): Sysfs;
@@ -18,6 +19,10 @@ export interface BindingDeps {
   loadModule(module: string): Promise<void>;
   /** Where /dev/vfio lives, for the open-group check. */
   readonly devRoot: string;
+  /** The host's configuration files, for --persist and unpersist. */
+  openConfigFs(): ConfigFs;
+  /** Runs a command (update-initramfs, dracut, mkinitcpio), rejecting when it fails. */
+  runCommand(argv: readonly string[]): Promise<void>;
 }
 
 const run = promisify(execFile);
@@ -36,6 +41,16 @@ export const defaultBindingDeps: BindingDeps = {
     }
   },
   devRoot: "/dev",
+  openConfigFs: () => nodeConfigFs("/"),
+  async runCommand(argv) {
+    try {
+      await run(argv[0]!, argv.slice(1));
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stderr?: string };
+      throw new VfioSystemError("open", e.code === "ENOENT" ? errnoValue("ENOENT") : errnoValue("EIO"), "syscall",
+        argv.join(" "), e.stderr?.trim().split("\n").pop() || "the command failed", { cause: error });
+    }
+  },
 };
 
 /** Joins a sysfs-relative path to the root for display: "/sys/bus/pci/drivers_probe". */

@@ -30,3 +30,5 @@ export * from "./journal.js";
 export * from "./host-probe.js";
 export * from "./safety-checks.js";
 export * from "./sysfs-only-environment.js";
+export * from "./passthrough.js";
+export * from "./persist.js";

@@ -12,6 +12,9 @@ import { runCli } from "../../src/cli/run.js";
 import { bind } from "../../src/cli/commands/bind.js";
 import { restore } from "../../src/cli/commands/restore.js";
 import type { CommandIo } from "../../src/cli/command.js";
+import { groupStatusLayout } from "../../src/abi/vfio/group-status.js";
+import { VFIO_GROUP_GET_STATUS } from "../../src/abi/ioctl-number.js";
+import { VFIO_GROUP_FLAGS_VIABLE } from "../../src/api/constants.js";
 
 const inGuest = existsSync("/dev/vfio/vfio") && process.env["VFIO_GUEST"] === "1";
 const skip = inGuest ? false : "not inside the test guest (npm run test:kernel)";
@@ -26,6 +29,24 @@ function driverOf(address: string): string | null {
 }
 const overrideOf = (address: string): string => readFileSync(`${PCI}/${address}/driver_override`, "utf8").trim();
 const groupOf = (address: string): string => basename(readlinkSync(`${PCI}/${address}/iommu_group`));
+
+/** VFIO_GROUP_GET_STATUS on /dev/vfio/<group>, through the abi layouts and koffi directly. */
+async function groupFlags(group: string): Promise<number> {
+  const { libcLibrary } = await import("../../src/kernel/ffi.js");
+  const libc = libcLibrary();
+  const open = libc.func("int open(const char *path, int flags)");
+  const ioctl = libc.func("int ioctl(int fd, unsigned long request, void *arg)");
+  const close = libc.func("int close(int fd)");
+  const fd = open(`/dev/vfio/${group}`, 2 /* O_RDWR */) as number;
+  assert.ok(fd >= 0, `open /dev/vfio/${group}`);
+  try {
+    const buffer = groupStatusLayout.encode({ argsz: groupStatusLayout.size });
+    assert.equal(ioctl(fd, VFIO_GROUP_GET_STATUS, buffer), 0, "VFIO_GROUP_GET_STATUS");
+    return groupStatusLayout.decode(buffer).flags;
+  } finally {
+    close(fd);
+  }
+}
 
 function io(): CommandIo & { text: () => string } {
   let text = "";
@@ -56,6 +77,8 @@ test("vfio bind --dry-run on the real /sys prints the bridge group's plan and ch
 
 test("vfio bind moves the e1000 to vfio-pci, making the bridge group viable; vfio restore gives it back to e1000", { skip }, async (t) => {
   const journal = tempJournal(t);
+  const group = groupOf("0000:01:02.0");
+  assert.equal((await groupFlags(group)) & VFIO_GROUP_FLAGS_VIABLE, 0, "not viable while e1000 has the NIC");
   t.after(() => {
     // Whatever happened, leave the e1000 as /init did.
     if (driverOf("0000:01:02.0") !== "e1000") {
@@ -68,7 +91,7 @@ test("vfio bind moves the e1000 to vfio-pci, making the bridge group viable; vfi
   assert.equal(bound.status, 0, bound.text);
   assert.equal(driverOf("0000:01:02.0"), "vfio-pci");
   assert.equal(overrideOf("0000:01:02.0"), "vfio-pci");
-  assert.ok(existsSync(`/dev/vfio/${groupOf("0000:01:02.0")}`));
+  assert.equal((await groupFlags(group)) & VFIO_GROUP_FLAGS_VIABLE, VFIO_GROUP_FLAGS_VIABLE, "viable after bind");
   const entries = JSON.parse(readFileSync(journal, "utf8")).entries;
   assert.deepEqual(entries.map((e: { address: string; previousDriver: string }) => [e.address, e.previousDriver]), [["0000:01:02.0", "e1000"]]);
 
@@ -76,6 +99,7 @@ test("vfio bind moves the e1000 to vfio-pci, making the bridge group viable; vfi
   assert.equal(restored.status, 0, restored.text);
   assert.equal(driverOf("0000:01:02.0"), "e1000");
   assert.equal(overrideOf("0000:01:02.0"), "(null)");
+  assert.equal((await groupFlags(group)) & VFIO_GROUP_FLAGS_VIABLE, 0, "not viable again after restore");
   assert.deepEqual(JSON.parse(readFileSync(journal, "utf8")).entries, []);
 });
 

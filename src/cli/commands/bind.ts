@@ -9,6 +9,8 @@ import { executeBind } from "../../host/bind-executor.js";
 import { formatStep, planBind, type BindPlan, type BindStep } from "../../host/bind-plan.js";
 import { checkDevices, checkGroupsClosed, type SafetyFinding } from "../../host/safety-checks.js";
 import type { Sysfs } from "../../api/sysfs.js";
+import type { Journal } from "../../host/journal.js";
+import { executePersist, formatPersistAction, planPersist, readPciId, type PersistDevice } from "../../host/persist.js";
 import { defaultBindingDeps, shownPath, type BindingDeps } from "../binding-deps.js";
 import type { Command, CommandIo } from "../command.js";
 
@@ -25,7 +27,9 @@ LVM/MD/dm; the boot VGA device or a framebuffer; a group that a VFIO user has op
 
   --dry-run        print the plan and every sysfs write, in order, and change nothing
   --force          go on despite the safety findings
-  --persist        also keep the binding across reboots (see 'vfio unpersist')
+  --persist        also keep the binding across reboots: driverctl override files where
+                   driverctl is installed, else /etc/modprobe.d/vfio-ts.conf (by device ID)
+                   and the initramfs configuration; 'vfio unpersist' undoes it
   --timeout <ms>   limit for each write and check (default 10000)
   --sysfs <dir>    act on this sysfs tree instead of /sys (a fixture, the emulated machine)
   --journal <file> the journal (default /run/vfio-ts/journal.json)
@@ -64,6 +68,18 @@ export function reportFindings(findings: readonly SafetyFinding[], force: boolea
   return false;
 }
 
+/** The devices --persist covers: every member that ends on vfio-pci, with the host driver it had. */
+async function persistDevices(plan: BindPlan, journal: Journal, sysfs: Sysfs): Promise<PersistDevice[]> {
+  const entries = await journal.entries();
+  const out: PersistDevice[] = [];
+  for (const m of plan.members) {
+    if (m.action === "stays") continue;
+    const hostDriver = m.action === "bind" ? m.driver : entries.find((e) => e.address === m.address && e.sysfs === sysfs.description)?.previousDriver ?? null;
+    out.push({ address: m.address, id: await readPciId(sysfs, m.address), hostDriver });
+  }
+  return out;
+}
+
 export function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = Number(text);
@@ -93,8 +109,8 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
       const dryRun = values["dry-run"] === true;
       const force = values.force === true;
       const stepTimeoutMs = parseTimeout(values.timeout);
-      if (values.persist) {
-        throw new VfioUsageError("--persist is not available in this build; bind without it (the binding lasts until reboot)", "ENOTSUP");
+      if (values.persist && values.sysfs !== undefined) {
+        throw new VfioUsageError("--persist changes this host's boot configuration; it does not go with --sysfs");
       }
       const sysfs = deps.openSysfs(values.sysfs);
       const plan = await planBind(sysfs, positionals);
@@ -108,13 +124,31 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
         io.stderr.write(`vfio bind: refused (${findings.length} finding${findings.length === 1 ? "" : "s"}); nothing was changed. --force overrides.\n`);
         return 1;
       }
-      if (dryRun || plan.steps.length === 0) return 0;
       const journal = deps.openJournal(values.journal);
-      await executeBind(plan, {
-        sysfs, journal, loadModule: deps.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
-        onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
-      });
-      io.stdout.write(`Bound ${moving.join(", ")} to vfio-pci; 'vfio restore' puts them back (journal: ${journal.description}).\n`);
+      const persisting = values.persist ? await persistDevices(plan, journal, sysfs) : [];
+      const persistPlan = values.persist ? await planPersist(deps.openConfigFs(), sysfs, persisting, { force }) : undefined;
+      if (persistPlan) {
+        io.stdout.write(`Persist (${persistPlan.method}):\n`);
+        for (const action of persistPlan.actions) io.stdout.write(`  ${formatPersistAction(action, deps.openConfigFs().root)}\n`);
+      }
+      if (dryRun) return 0;
+      if (plan.steps.length > 0) {
+        io.stdout.write("Running:\n");
+        await executeBind(plan, {
+          sysfs, journal, loadModule: deps.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+          onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
+        });
+        io.stdout.write(`Bound ${moving.join(", ")} to vfio-pci; 'vfio restore' puts them back (journal: ${journal.description}).\n`);
+      }
+      if (persistPlan) {
+        try {
+          await executePersist(deps.openConfigFs(), persistPlan, deps.runCommand);
+        } catch (error) {
+          io.stderr.write(`vfio bind: bound, but not persisted: ${error instanceof Error ? error.message : String(error)}\n`);
+          return 1;
+        }
+        io.stdout.write("Persisted: the binding comes back at boot; 'vfio unpersist' stops that.\n");
+      }
       return 0;
     },
   };

@@ -86,3 +86,13 @@ test("vfio bind --dry-run on a captured /sys without an IOMMU explains, exit 2, 
   assert.equal(status, 2);
   assert.match(io.err(), /no IOMMU group/);
 });
+
+test("vfio bind --dry-run on the guest's captured /sys plans the bridge group as the real kernel run does", async () => {
+  const io = captureIo();
+  const status = await runCli(["bind", "--dry-run", "--sysfs", "test/fixtures/sysfs/guest-q35-e1000-bound/sys", "0000:01:02.0"], io, [bindCommand()]);
+  assert.equal(status, 0, io.err());
+  assert.match(io.out(), /0000:00:04\.0 +stays/);
+  assert.match(io.out(), /0000:01:01\.0 +already-bound/);
+  assert.match(io.out(), /0000:01:02\.0 +bind +moves from e1000 to vfio-pci/);
+  assert.equal(io.out().split("\n").filter((l) => /^ +\d+\. /.test(l)).length, 5);
+});

@@ -2,6 +2,7 @@
 import { idleHostProbe, type HostProbe } from "../../../src/host/host-probe.js";
 import { memoryJournal, type Journal } from "../../../src/host/journal.js";
 import type { BindingDeps } from "../../../src/cli/binding-deps.js";
+import { nodeConfigFs } from "../../../src/host/persist.js";
 import type { CommandIo } from "../../../src/cli/command.js";
 import { FakeKernelSysfs } from "../../host/fake-kernel-sysfs.js";
 
@@ -14,13 +15,23 @@ export function fakeMachine(): FakeKernelSysfs {
   ], ["e1000", "vfio-pci"], "/fake/sys");
 }
 
-export function deps(sysfs: FakeKernelSysfs, journal: Journal = memoryJournal(), probe: HostProbe = idleHostProbe): BindingDeps {
+export function deps(
+  sysfs: FakeKernelSysfs, journal: Journal = memoryJournal(), probe: HostProbe = idleHostProbe,
+  config?: { root: string; ran: string[][] },
+): BindingDeps {
   return {
     openSysfs: () => sysfs,
     openJournal: () => journal,
     probe,
     loadModule: async (m) => sysfs.loadDriver(m),
     devRoot: "/dev",
+    openConfigFs: () => {
+      if (!config) throw new Error("this test gave no configuration root");
+      return nodeConfigFs(config.root);
+    },
+    runCommand: async (argv) => {
+      config?.ran.push([...argv]);
+    },
   };
 }
 
