@@ -27,6 +27,8 @@ export interface EduSuiteOptions {
   /** Skip every test, with this reason (no backend here). */
   readonly skip?: string | false;
   readonly timeoutMs?: number;
+  /** Run the INTx variant (default true); false where the backend does not route INTx. */
+  readonly intx?: boolean;
 }
 
 export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, options: EduSuiteOptions = {}): void {
@@ -35,6 +37,7 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
   for (const variant of [
     { name: "mapped BAR0, MSI", mmap: true, completion: "msi" as const },
     { name: "region read/write, polling", mmap: false, completion: "poll" as const },
+    ...(options.intx === false ? [] : [{ name: "mapped BAR0, INTx", mmap: true, completion: "intx" as const }]),
   ]) {
     describe(`edu driver on ${backend} (${variant.name})`, { skip }, () => {
       const start = async (t: { after(fn: () => Promise<void>): void }): Promise<{ driver: EduDriver; target: EduTarget }> => {
