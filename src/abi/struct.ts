@@ -43,6 +43,11 @@ export interface Layout<F extends Fields> {
   readonly align: number;
   /** offsetof for every field. */
   readonly offsets: { readonly [K in keyof F]: number };
+  /**
+   * The C member designator of every field, for the header check: the snake_case of the key
+   * unless the declaration names it (e.g. "header.id" for a flattened nested struct).
+   */
+  readonly cFields: { readonly [K in keyof F]: string };
   /** Reads the struct at `offset` of `bytes`. Throws RangeError when it does not fit. */
   decode(bytes: Uint8Array, offset?: number): { -readonly [K in keyof F]: Value<F[K]> };
   /** Writes `value` (missing fields as zero) at `offset` of `into`, or into a new buffer of `size` bytes. */
@@ -57,9 +62,26 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** "numRegions" → "num_regions", "capOffset" → "cap_offset". */
+export function snakeCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Options of struct(). */
+export interface StructOptions<F extends Fields> {
+  /** No alignment padding (the vfio-user wire, as libvfio-user declares its structs packed). */
+  readonly packed?: boolean;
+  /** C member designators for fields whose C name is not the snake_case of the key. */
+  readonly cNames?: Partial<{ readonly [K in keyof F]: string }>;
+}
+
 /** Declares a struct layout. Field order is declaration order, as in C. */
-export function struct<F extends Fields>(name: string, fields: F, options: { packed?: boolean } = {}): Layout<F> {
+export function struct<F extends Fields>(name: string, fields: F, options: StructOptions<F> = {}): Layout<F> {
   const packed = options.packed ?? false;
+  const cFields: Record<string, string> = {};
+  for (const key of Object.keys(fields)) {
+    cFields[key] = (options.cNames as Record<string, string | undefined> | undefined)?.[key] ?? snakeCase(key);
+  }
   const offsets: Record<string, number> = {};
   let size = 0;
   let align = 1;
@@ -80,6 +102,7 @@ export function struct<F extends Fields>(name: string, fields: F, options: { pac
     size,
     align,
     offsets: offsets as { [K in keyof F]: number },
+    cFields: cFields as { [K in keyof F]: string },
     decode(bytes, offset = 0) {
       if (offset < 0 || offset + size > bytes.byteLength) {
         throw new RangeError(`${name}: ${size} bytes at offset ${offset} do not fit in ${bytes.byteLength}`);

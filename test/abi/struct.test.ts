@@ -37,3 +37,8 @@ test("decode() throws RangeError on a short buffer", () => {
   assert.throws(() => layout.decode(new Uint8Array(7)), RangeError);
   assert.throws(() => layout.decode(new Uint8Array(8), 1), RangeError);
 });
+
+test("struct() names C members in snake_case unless cNames says otherwise", () => {
+  const layout = struct("t", { id: u16, numRegions: u32, capOffset: u32 }, { cNames: { id: "header.id" } });
+  assert.deepEqual(layout.cFields, { id: "header.id", numRegions: "num_regions", capOffset: "cap_offset" });
+});
