@@ -78,6 +78,8 @@ export class Machine {
   readonly vfioGroups = new Map<number, VfioGroupCore>();
   readonly vfioDevices = new Map<PciFunction, VfioPciDevice>();
   private readonly intxAsserted = new Set<PciFunction>();
+  /** Bumped whenever something sysfs shows changes (a binding, a driver_override), so renders can be cached. */
+  generation = 0;
   /** Unbinds waiting for the device's last close (the kernel blocks the sysfs write). */
   private readonly pendingUnbinds = new Map<PciFunction, (() => void)[]>();
 
@@ -152,6 +154,7 @@ export class Machine {
       return "EPROBE";
     }
     fn.driver = driver.name;
+    this.generation++;
     if (driver.name === "vfio-pci") this.registerVfioDevice(fn);
     return undefined;
   }
@@ -182,6 +185,7 @@ export class Machine {
       this.unregisterVfioDevice(fn);
     }
     fn.driver = undefined;
+    this.generation++;
     if (!driver.driverManagedDma) this.groupOf(fn).unuseDefaultDomain();
   }
 

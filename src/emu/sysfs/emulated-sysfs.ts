@@ -109,6 +109,7 @@ function render(machine: Machine): Extract<Node, { kind: "dir" }> {
       if (value.length >= 4096) throw new SysfsWriteError("EINVAL");
       const v = value.endsWith("\n") ? value.slice(0, -1) : value;
       fn.driverOverride = v.length ? v : undefined;
+      machine.generation++;
     });
     d.entries.set("iommu_group", link(relative(path, ["kernel", "iommu_groups", String(fn.groupId)])));
     d.entries.set("iommu", link(relative(path, ["devices", "virtual", "iommu", "dmar0"])));
@@ -229,24 +230,35 @@ function lookup(root: Extract<Node, { kind: "dir" }>, components: readonly strin
   return node;
 }
 
-/** The Sysfs of `machine`: each call renders the current state. */
+const cache = new WeakMap<Machine, { generation: number; tree: Extract<Node, { kind: "dir" }> }>();
+
+/** The tree for the machine's current state, rendered again only after something it shows changed. */
+function tree(machine: Machine): Extract<Node, { kind: "dir" }> {
+  const hit = cache.get(machine);
+  if (hit && hit.generation === machine.generation) return hit.tree;
+  const rendered = render(machine);
+  cache.set(machine, { generation: machine.generation, tree: rendered });
+  return rendered;
+}
+
+/** The Sysfs of `machine`: reads show its current state; writes act on it. */
 export function renderSysfs(machine: Machine): Sysfs {
   return {
     description: `emulated machine (${machine.description})`,
     async read(path) {
-      const node = resolve(render(machine), path, true);
+      const node = resolve(tree(machine), path, true);
       return node?.kind === "file" ? node.read() : undefined;
     },
     async list(path) {
-      const node = resolve(render(machine), path, true);
+      const node = resolve(tree(machine), path, true);
       return node?.kind === "dir" ? [...node.entries.keys()].sort() : undefined;
     },
     async readlink(path) {
-      const node = resolve(render(machine), path, false);
+      const node = resolve(tree(machine), path, false);
       return node?.kind === "link" ? node.target : undefined;
     },
     async write(path, value) {
-      const node = resolve(render(machine), path, true);
+      const node = resolve(tree(machine), path, true);
       const fail = (name: ErrnoName) => new VfioSystemError("sysfs write", errnoValue(name), "emulated", path);
       if (!node) throw fail("ENOENT");
       if (node.kind === "dir") throw fail("EISDIR");
