@@ -1,0 +1,152 @@
+/**
+ * EventNotifier over a non-blocking eventfd watched on Node's event loop.
+ *
+ * Why this shape (FFI.md, measured): a blocking read on the thread pool holds a libuv thread per
+ * eventfd and keeps `process.exit()` waiting; a timer polls. A `uv_poll_t` (koffi.node.poll)
+ * costs no thread, wakes in ~12 µs, and does not hold the loop when stopped. So the watch runs
+ * only while someone waits (an `onSignal` listener or a pending `next()`); signals that arrive
+ * meanwhile accumulate in the eventfd's counter (eventfd(2): a write adds to it, a read returns
+ * it and resets it to zero) and are delivered when the next listener starts watching.
+ */
+import type { EventNotifier } from "../api/event-notifier.js";
+import { VfioSystemError, errnoValue } from "../api/errors.js";
+import { EFD_CLOEXEC, EFD_NONBLOCK, type FdWatch, type Libc } from "./libc.js";
+
+/**
+ * Notifiers being watched. A koffi poll handle that JS no longer references is closed by the
+ * garbage collector and its events stop (FFI.md), so a watched notifier is kept reachable
+ * here even if its owner dropped every other reference.
+ */
+const watched = new Set<KernelEventNotifier>();
+
+/** An eventfd-backed EventNotifier. */
+export class KernelEventNotifier implements EventNotifier {
+  #fd: number;
+  readonly #libc: Libc;
+  #watch: FdWatch | undefined;
+  readonly #listeners: ((count: bigint) => void)[] = [];
+  #waiters: { resolve(count: bigint): void; reject(error: Error): void }[] = [];
+  readonly #buffer = new BigUint64Array(1);
+  readonly #bytes = new Uint8Array(this.#buffer.buffer);
+  #onClose: (() => void) | undefined;
+
+  /** Creates the eventfd (EFD_NONBLOCK | EFD_CLOEXEC). `onClose` tells an owner it is gone. */
+  constructor(libc: Libc, onClose?: () => void) {
+    const fd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) throw new VfioSystemError("eventfd", -fd, "syscall", "eventfd", fd === -errnoValue("EMFILE") ? "too many open files: raise RLIMIT_NOFILE or close notifiers" : undefined);
+    this.#libc = libc;
+    this.#fd = fd;
+    this.#onClose = onClose;
+  }
+
+  get fd(): number | undefined {
+    return this.#fd >= 0 ? this.#fd : undefined;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  signal(): void {
+    this.#assertOpen("signal");
+    this.#buffer[0] = 1n;
+    const result = this.#libc.write(this.#fd, this.#bytes);
+    // EAGAIN only when the counter would overflow 2^64-2: the notifier is signalled anyway.
+    if (result < 0 && result !== -errnoValue("EAGAIN")) throw new VfioSystemError("eventfd", -result, "syscall", `eventfd ${this.#fd}`);
+  }
+
+  onSignal(listener: (count: bigint) => void): void {
+    this.#assertOpen("onSignal");
+    this.#listeners.push(listener);
+    this.#updateWatch();
+  }
+
+  next(): Promise<bigint> {
+    if (this.closed) return Promise.reject(closedError());
+    return new Promise<bigint>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#updateWatch();
+    });
+  }
+
+  /**
+   * Reads and resets the counter without waiting: the signals since the last read, 0n if none.
+   * For callers that poll on their own schedule (benchmarks, tests).
+   */
+  take(): bigint {
+    this.#assertOpen("take");
+    let total = 0n;
+    // A non-semaphore eventfd returns the whole count in one read; loop to EAGAIN anyway so a
+    // signal racing the read is not left to re-trigger the level-triggered poll spuriously.
+    for (;;) {
+      const result = this.#libc.read(this.#fd, this.#bytes);
+      if (result === 8) {
+        total += this.#buffer[0]!;
+        continue;
+      }
+      if (result === -errnoValue("EAGAIN")) return total;
+      throw new VfioSystemError("eventfd", result < 0 ? -result : errnoValue("EIO"), "syscall", `eventfd ${this.#fd}`);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    // The poll handle goes before the fd: libuv must not poll a closed (or reused) fd.
+    this.#watch?.close();
+    this.#watch = undefined;
+    watched.delete(this);
+    this.#libc.close(this.#fd);
+    this.#fd = -1;
+    this.#listeners.length = 0;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(closedError());
+    const onClose = this.#onClose;
+    this.#onClose = undefined;
+    onClose?.();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #assertOpen(what: string): void {
+    if (this.closed) throw new VfioSystemError("eventfd", errnoValue("EBADF"), "syscall", "eventfd", `${what} on a closed notifier`);
+  }
+
+  #updateWatch(): void {
+    const wanted = this.#listeners.length > 0 || this.#waiters.length > 0;
+    if (wanted) {
+      this.#watch ??= this.#libc.watch(this.#fd, () => this.#deliver());
+      this.#watch.start();
+      watched.add(this);
+    } else if (this.#watch) {
+      this.#watch.stop();
+      watched.delete(this);
+    }
+  }
+
+  #deliver(): void {
+    if (this.closed) return;
+    let count: bigint;
+    try {
+      count = this.take();
+    } catch (error) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const waiter of waiters) waiter.reject(error as Error);
+      return;
+    }
+    if (count === 0n) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve(count);
+    for (const listener of [...this.#listeners]) listener(count);
+    if (!this.closed) this.#updateWatch();
+  }
+}
+
+function closedError(): VfioSystemError {
+  return new VfioSystemError("eventfd", errnoValue("EBADF"), "syscall", "eventfd", "the notifier was closed");
+}

@@ -1,0 +1,127 @@
+/**
+ * RegionMapping over mmap'd device memory (a BAR mapped through the device fd at the region's
+ * offset, vfio.h "VFIO_REGION_INFO_FLAG_MMAP"). Accesses are plain typed-array loads and stores:
+ * no system call, no copy (DESIGN.md, "Paths that must be fast").
+ *
+ * Safety: after `unmap()` the accessors see zero-length arrays and throw RangeError, and the
+ * memory behind any `bytes` a caller kept is replaced by a placeholder (retire-mapping.ts), so
+ * no access can reach unmapped memory.
+ */
+import type { RegionMapping } from "../api/device.js";
+import type { Libc } from "./libc.js";
+import { retireMapping } from "./retire-mapping.js";
+
+const empty = new ArrayBuffer(0);
+
+/** Typed-array access to an mmap'd window of a region. */
+export class MmapRegionMapping implements RegionMapping {
+  #u8: Uint8Array;
+  #u16: Uint16Array;
+  #u32: Uint32Array;
+  #u64: BigUint64Array;
+  #address: bigint;
+  readonly #libc: Libc;
+  #onUnmap: (() => void) | undefined;
+
+  constructor(
+    libc: Libc,
+    readonly index: number,
+    readonly offset: bigint,
+    readonly size: number,
+    /** The mapping's address in this process. */
+    address: bigint,
+    onUnmap?: () => void,
+  ) {
+    this.#libc = libc;
+    this.#address = address;
+    const buffer = libc.view(address, size).buffer;
+    this.#u8 = new Uint8Array(buffer);
+    // A window of a size that is not a multiple of 8 still allows the narrower accesses.
+    this.#u16 = new Uint16Array(buffer, 0, size >>> 1);
+    this.#u32 = new Uint32Array(buffer, 0, size >>> 2);
+    this.#u64 = new BigUint64Array(buffer, 0, size >>> 3);
+    this.#onUnmap = onUnmap;
+  }
+
+  /** The mapped bytes; empty after unmap. */
+  get bytes(): Uint8Array {
+    return this.#u8;
+  }
+
+  /** The process address of the mapping; 0n after unmap. */
+  get address(): bigint {
+    return this.#address;
+  }
+
+  get mapped(): boolean {
+    return this.#address !== 0n;
+  }
+
+  read8(offset: number): number {
+    const value = this.#u8[offset];
+    if (value === undefined) throw this.#bad(offset, 1);
+    return value;
+  }
+
+  read16(offset: number): number {
+    const value = this.#u16[offset >>> 1];
+    if (value === undefined || (offset & 1) !== 0) throw this.#bad(offset, 2);
+    return value;
+  }
+
+  read32(offset: number): number {
+    const value = this.#u32[offset >>> 2];
+    if (value === undefined || (offset & 3) !== 0) throw this.#bad(offset, 4);
+    return value;
+  }
+
+  read64(offset: number): bigint {
+    const value = this.#u64[offset >>> 3];
+    if (value === undefined || (offset & 7) !== 0) throw this.#bad(offset, 8);
+    return value;
+  }
+
+  write8(offset: number, value: number): void {
+    if (!(offset >= 0 && offset < this.#u8.length)) throw this.#bad(offset, 1);
+    this.#u8[offset] = value;
+  }
+
+  write16(offset: number, value: number): void {
+    if (!(offset >= 0 && offset >>> 1 < this.#u16.length) || (offset & 1) !== 0) throw this.#bad(offset, 2);
+    this.#u16[offset >>> 1] = value;
+  }
+
+  write32(offset: number, value: number): void {
+    if (!(offset >= 0 && offset >>> 2 < this.#u32.length) || (offset & 3) !== 0) throw this.#bad(offset, 4);
+    this.#u32[offset >>> 2] = value;
+  }
+
+  write64(offset: number, value: bigint): void {
+    if (!(offset >= 0 && offset >>> 3 < this.#u64.length) || (offset & 7) !== 0) throw this.#bad(offset, 8);
+    this.#u64[offset >>> 3] = value;
+  }
+
+  unmap(): void {
+    if (this.#address === 0n) return;
+    const buffer = this.#u8.buffer;
+    const address = this.#address;
+    this.#address = 0n;
+    this.#u8 = new Uint8Array(empty);
+    this.#u16 = new Uint16Array(empty);
+    this.#u32 = new Uint32Array(empty);
+    this.#u64 = new BigUint64Array(empty);
+    retireMapping(this.#libc, address, this.size, buffer);
+    const onUnmap = this.#onUnmap;
+    this.#onUnmap = undefined;
+    onUnmap?.();
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+
+  #bad(offset: number, width: number): RangeError {
+    if (this.#address === 0n) return new RangeError(`region ${this.index}: access at ${offset} after unmap()`);
+    return new RangeError(`region ${this.index}: ${width}-byte access at ${offset} is outside the ${this.size}-byte mapping or misaligned`);
+  }
+}

@@ -1,0 +1,61 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/kernel/libc.js";
+import { allocateMemfd } from "../../src/kernel/process-memory.js";
+import { MmapRegionMapping } from "../../src/kernel/region-mapping.js";
+
+/** A second mapping of a memfd stands in for a BAR: the same mmap path, observable through the first. */
+function mapping(t: { after(fn: () => void): void }, size = 4096) {
+  const libc = loadLibc();
+  const backing = allocateMemfd(libc, size);
+  const address = libc.mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED, backing.fd!, 0n);
+  assert.ok(address > 0n);
+  const region = new MmapRegionMapping(libc, 0, 0n, size, address);
+  t.after(() => {
+    region.unmap();
+    backing.free();
+  });
+  return { region, backing };
+}
+
+test("accessors read and write little-endian at every width, visible to the other mapping", (t) => {
+  const { region, backing } = mapping(t);
+  region.write32(0x10, 0xdeadbeef);
+  assert.deepEqual([...backing.bytes.subarray(0x10, 0x14)], [0xef, 0xbe, 0xad, 0xde]);
+  assert.equal(region.read16(0x12), 0xdead);
+  assert.equal(region.read8(0x13), 0xde);
+  region.write64(0x18, 0x0123456789abcdefn);
+  assert.equal(region.read64(0x18), 0x0123456789abcdefn);
+  assert.equal(region.read32(0x1c), 0x01234567);
+  region.write16(0x20, 0xbeef);
+  region.write8(0x22, 0x7f);
+  assert.equal(region.read32(0x20), 0x007fbeef);
+  assert.equal(region.bytes[0x20], 0xef);
+});
+
+test("misaligned and out-of-range accesses throw RangeError", (t) => {
+  const { region } = mapping(t);
+  assert.throws(() => region.read32(2), RangeError);
+  assert.throws(() => region.write16(1, 0), RangeError);
+  assert.throws(() => region.read64(4), RangeError);
+  assert.throws(() => region.read32(4096), RangeError);
+  assert.throws(() => region.write8(4096, 0), RangeError);
+  assert.throws(() => region.write32(-4, 0), RangeError);
+  assert.throws(() => region.read8(-1), RangeError);
+});
+
+test("after unmap() every access throws, bytes is empty, stale views are harmless, unmap is idempotent", (t) => {
+  const { region, backing } = mapping(t);
+  const stale = region.bytes;
+  region.write32(0, 7);
+  region.unmap();
+  region.unmap();
+  assert.equal(region.mapped, false);
+  assert.throws(() => region.read32(0), RangeError);
+  assert.throws(() => region.write32(0, 1), RangeError);
+  assert.equal(region.bytes.byteLength, 0);
+  assert.equal(stale[0], 0);
+  stale[0] = 9;
+  // The placeholder is private: the backing memory keeps what was there.
+  assert.equal(backing.bytes[0], 7);
+});
