@@ -14,3 +14,7 @@ export type * from "./dma-space.js";
 export type * from "./sysfs.js";
 export type * from "./vfio-system.js";
 export * from "./hosting.js";
+export * from "./iova-allocator.js";
+export * from "./container-dma-space.js";
+export * from "./open-device.js";
+export * from "./pci-config.js";

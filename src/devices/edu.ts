@@ -8,6 +8,8 @@
  * QEMU's behaviour is odd this model keeps it and says so (the DMA range check's off-by-one,
  * address clamping, a blocked DMA read filling the buffer with zeros). Where QEMU has no
  * behaviour to copy (it aborts the whole VM), the model says what it does instead.
+ * test/devices/edu.qemu.test.ts (opt-in) runs one register script on this model and on
+ * Debian's QEMU 7.2 edu through qtest and requires identical transcripts.
  */
 import type { AccessSize, BarSpec, DeviceHost, DeviceModel, DmaFaultReason, PciIdentity } from "../api/hosting.js";
 import { DmaFaultError } from "../api/hosting.js";
@@ -179,7 +181,8 @@ export class EduDevice implements DeviceModel {
 
   /** Resolves when no factorial or DMA is in progress (for tests and hosts that shut down cleanly). */
   whenIdle(): Promise<void> {
-    if (!this.busy()) return Promise.resolve();
+    // A halted device will never finish its transfer: nothing to wait for.
+    if (!this.busy() || this.haltedBy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

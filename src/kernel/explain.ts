@@ -1,0 +1,100 @@
+/**
+ * Explanations for failures whose cause is known: what happened and what to do next. The
+ * facts come from sysfs (group members and their drivers, IOMMU presence) and from the
+ * process (capabilities, RLIMIT_MEMLOCK), so each hint names the actual device or limit.
+ * The errno itself is never changed: callers match on it.
+ */
+import type { Sysfs } from "../api/sysfs.js";
+
+/** One device of an IOMMU group and the driver it is bound to (undefined: none). */
+export interface GroupMember {
+  readonly address: string;
+  readonly driver: string | undefined;
+}
+
+/** The devices of IOMMU group `group`, from /sys/kernel/iommu_groups/N/devices. */
+export async function groupMembers(sysfs: Sysfs, group: number): Promise<GroupMember[] | undefined> {
+  const devices = await sysfs.list(`kernel/iommu_groups/${group}/devices`);
+  if (devices === undefined) return undefined;
+  return Promise.all(
+    devices.map(async (address) => {
+      const link = await sysfs.readlink(`kernel/iommu_groups/${group}/devices/${address}/driver`);
+      return { address, driver: link === undefined ? undefined : link.split("/").pop() };
+    }),
+  );
+}
+
+/** Drivers that leave a group viable (vfio_dev_driver_allowed / the "no driver" case, Linux 6.1). */
+const VIABLE_DRIVERS = new Set(["vfio-pci", "pci-stub", "pcieport"]);
+
+/** Why group `group` is not viable: the members bound to other drivers, and the way out. */
+export async function explainNotViable(sysfs: Sysfs, group: number): Promise<string> {
+  const members = await groupMembers(sysfs, group);
+  if (members === undefined) return `group ${group} is not viable (its members could not be read from sysfs)`;
+  const blocking = members.filter((m) => m.driver !== undefined && !VIABLE_DRIVERS.has(m.driver));
+  const list = (blocking.length > 0 ? blocking : members)
+    .map((m) => `${m.address} (${m.driver ?? "no driver"})`)
+    .join(", ");
+  return (
+    `group ${group} is not viable: every device in it must be bound to vfio-pci or to no driver, ` +
+    `but ${list} ${blocking.length === 1 ? "is" : "are"} bound to a host driver; ` +
+    `bind ${blocking.length === 1 ? "it" : "them"} to vfio-pci (vfio bind) or unbind ${blocking.length === 1 ? "it" : "them"}`
+  );
+}
+
+/** Whether the host has an IOMMU at all: /sys/class/iommu lists one entry per IOMMU unit. */
+export async function iommuPresent(sysfs: Sysfs): Promise<boolean> {
+  const units = await sysfs.list("class/iommu");
+  if (units !== undefined && units.length > 0) return true;
+  const groups = await sysfs.list("kernel/iommu_groups");
+  return groups !== undefined && groups.length > 0;
+}
+
+export const NO_IOMMU_HINT =
+  "no IOMMU is active: enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) " +
+  "or amd_iommu=on; /sys/class/iommu is empty";
+
+/** Explains ENOENT on /dev/vfio/vfio. */
+export async function explainNoContainer(sysfs: Sysfs): Promise<string> {
+  if (!(await iommuPresent(sysfs))) return NO_IOMMU_HINT;
+  return "the vfio modules are not loaded: modprobe vfio-pci (it loads vfio and vfio_iommu_type1)";
+}
+
+/** Explains ENOENT on /dev/vfio/N. */
+export async function explainNoGroup(sysfs: Sysfs, group: number): Promise<string> {
+  if (!(await iommuPresent(sysfs))) return NO_IOMMU_HINT;
+  const members = await groupMembers(sysfs, group);
+  if (members === undefined) return `there is no IOMMU group ${group} (see /sys/kernel/iommu_groups)`;
+  const list = members.map((m) => `${m.address} (${m.driver ?? "no driver"})`).join(", ");
+  return `no device of group ${group} is bound to vfio-pci, so VFIO has not created /dev/vfio/${group}; its devices: ${list}; bind one with vfio bind`;
+}
+
+/** Explains EACCES/EPERM on /dev/vfio/N or /dev/vfio/vfio. */
+export function explainNotPermitted(devicePath: string): string {
+  return (
+    `this user may not open ${devicePath}: run as root, or give the user access to it ` +
+    `(a udev rule or chown; the group's device node is created root-only), and raise RLIMIT_MEMLOCK for DMA`
+  );
+}
+
+/** Explains EBUSY on opening /dev/vfio/N. */
+export function explainGroupBusy(group: number): string {
+  return `group ${group} is already open (Linux allows one open file per group): close the other user, in this process or another`;
+}
+
+/** Explains EINVAL from VFIO_GROUP_GET_DEVICE_FD given the group's state. */
+export function explainDeviceFdRefused(group: number, containerSet: boolean, iommuSet: boolean, device: string): string | undefined {
+  if (!containerSet) return `group ${group} is not in a container: call VFIO_GROUP_SET_CONTAINER, then VFIO_SET_IOMMU, before asking for ${device}`;
+  if (!iommuSet) return `the container has no IOMMU model yet: call VFIO_SET_IOMMU (type1v2) before asking for ${device}`;
+  return undefined;
+}
+
+/** Formats a byte count for messages: "8 MiB", "4096 bytes". */
+export function formatBytes(bytes: bigint): string {
+  const units = ["GiB", "MiB", "KiB"] as const;
+  for (const [i, unit] of units.entries()) {
+    const scale = 1n << BigInt(30 - 10 * i);
+    if (bytes >= scale && bytes % scale === 0n) return `${bytes / scale} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
