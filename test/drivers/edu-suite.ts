@@ -27,6 +27,10 @@ export interface EduSuiteOptions {
   /** Skip every test, with this reason (no backend here). */
   readonly skip?: string | false;
   readonly timeoutMs?: number;
+  /** Whether this backend can map BAR0 (false for an MMIO model served over vfio-user): skips the mapped variant. */
+  readonly mappableBar0?: boolean;
+  /** Whether interrupts can reach the driver (false over a vfio-user transport without fds): skips the MSI tests. */
+  readonly interrupts?: boolean;
 }
 
 export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, options: EduSuiteOptions = {}): void {
@@ -36,7 +40,10 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
     { name: "mapped BAR0, MSI", mmap: true, completion: "msi" as const },
     { name: "region read/write, polling", mmap: false, completion: "poll" as const },
   ]) {
-    describe(`edu driver on ${backend} (${variant.name})`, { skip }, () => {
+    const unavailable =
+      (variant.mmap && options.mappableBar0 === false && "BAR0 is not mmap-able on this backend") ||
+      (variant.completion === "msi" && options.interrupts === false && "no interrupts on this backend");
+    describe(`edu driver on ${backend} (${variant.name})`, { skip: skip || unavailable }, () => {
       const start = async (t: { after(fn: () => Promise<void>): void }): Promise<{ driver: EduDriver; target: EduTarget }> => {
         const target = await open();
         let driver: EduDriver | undefined;
@@ -101,7 +108,7 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
     });
   }
 
-  describe(`edu driver interrupts on ${backend}`, { skip }, () => {
+  describe(`edu driver interrupts on ${backend}`, { skip: skip || (options.interrupts === false && "no interrupts on this backend") }, () => {
     test("raiseInterrupt() receives the MSI and acknowledges it", async (t) => {
       const target = await open();
       let driver: EduDriver | undefined;
