@@ -24,6 +24,9 @@ export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const SHUT_RDWR = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
 /** Most fds one SCM_RIGHTS message may carry (include/net/scm.h SCM_MAX_FD). */
 export const SCM_MAX_FD = 253;
 
@@ -89,6 +92,8 @@ export interface SocketLibc {
   close(fd: number): number;
   /** write(2), for signalling eventfds. */
   write(fd: number, data: Uint8Array): number;
+  /** Sets O_NONBLOCK on `fd`'s open file description (fcntl F_GETFL/F_SETFL); 0 or -errno. */
+  setNonBlocking(fd: number): number;
   /** Watches `fd` on the event loop; `callback` runs while an awaited event holds. */
   watch(fd: number, callback: (events: SocketEvents) => void): SocketWatch;
 }
@@ -121,6 +126,8 @@ function createSocketLibc(): SocketLibc {
   const shutdown = lib.func("int shutdown(int fd, int how)");
   const close = lib.func("int close(int fd)");
   const write = lib.func("intptr_t write(int fd, const void *buf, size_t count)");
+  // fcntl is variadic; the fixed-arity form with an int third argument is ABI-safe on x86-64.
+  const fcntl = lib.func("fcntl", "int", ["int", "int", "int"]);
   const ok = (result: number | bigint): number => (Number(result) < 0 ? -errno() : Number(result));
   const address = (b: Uint8Array): bigint => BigInt(k.address(b) as unknown as bigint);
 
@@ -216,6 +223,11 @@ function createSocketLibc(): SocketLibc {
     shutdown: (fd, how) => ok(shutdown(fd, how) as number),
     close: (fd) => ok(close(fd) as number),
     write: (fd, data) => ok(write(fd, data, data.byteLength) as number),
+    setNonBlocking(fd) {
+      const flags = ok(fcntl(fd, F_GETFL, 0) as number);
+      if (flags < 0) return flags;
+      return ok(fcntl(fd, F_SETFL, flags | O_NONBLOCK) as number);
+    },
     watch(fd, callback) {
       let handle: Koffi.node.PollHandle | undefined;
       let closed = false;

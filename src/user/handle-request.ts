@@ -45,6 +45,12 @@ export interface RequestContext {
   readonly canPassFds: boolean;
   /** Sets up twin-socket mode; returns the fd to send the client, or undefined when unavailable. */
   startTwinSocket(): number | undefined;
+  /**
+   * Whether `fd` is an eventfd the server can signal without ever blocking. A client could
+   * pass a pipe (whose write blocks when full) or a file: signalling those could hang or
+   * misbehave, so only eventfds are taken.
+   */
+  acceptEventfd(fd: number): boolean;
   /** Replaces the eventfds of IRQ `index` vectors [start, start+count); fds null de-assign. Takes ownership. */
   setIrqFds(index: number, start: number, fds: readonly (number | null)[]): void;
   /** Disables every vector of `index` (count 0, DATA_NONE|TRIGGER). */
@@ -95,6 +101,7 @@ export function handleRequest(ctx: RequestContext, message: Message): Reply | "c
     closeAll();
     return "close";
   }
+  const negotiating = ctx.clientCaps === undefined;
   try {
     const out = dispatch(ctx, message, fds);
     closeAll();
@@ -106,7 +113,8 @@ export function handleRequest(ctx: RequestContext, message: Message): Reply | "c
     return out;
   } catch (error) {
     closeAll();
-    if (header.command === VfioUserCommand.VERSION) return "close";
+    // A VERSION that cannot be agreed ends the connection (spec §"Version"); a repeated one is an error.
+    if (negotiating) return "close";
     if (noReply) return undefined;
     return { bytes: encodeErrorReply(header, errnoOf(error)), fds: [] };
   }
@@ -358,6 +366,7 @@ function setIrqs(ctx: RequestContext, message: Message, fds: number[]): Reply {
     if (action !== VFIO_IRQ_SET_ACTION_TRIGGER) throw refuse("eventfds for MASK/UNMASK (irqfd) are not supported");
     // libvfio-user: the number of fds equals count; none at all de-assigns (spec §"SET_IRQS").
     if (fds.length !== 0 && fds.length !== req.count) throw refuse(`${fds.length} fds for ${req.count} vectors`);
+    for (const fd of fds) if (!ctx.acceptEventfd(fd)) throw refuse(`fd ${fd} is not an eventfd`);
     const taken = takeFds(fds, fds.length);
     ctx.setIrqFds(req.index, req.start, taken.length === 0 ? new Array<null>(req.count).fill(null) : taken);
     return { bytes: encodeReply(message.header), fds: [] };

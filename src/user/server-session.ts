@@ -4,6 +4,7 @@
  * flight. Everything the client handed over is released when the connection ends, and the
  * device is left as it was for the next client (VFIO-USER.md §5).
  */
+import { readlinkSync } from "node:fs";
 import { VfioSystemError, errnoValue } from "../api/errors.js";
 import { DmaFaultError } from "../api/hosting.js";
 import { VFIO_USER_F_ERROR, VFIO_USER_F_TYPE_MASK, VFIO_USER_F_TYPE_REPLY } from "../abi/vfio-user/header.js";
@@ -125,6 +126,18 @@ export class ServerSession implements RequestContext, DeviceBinding {
       vectors[start + i] = fd;
     });
     this.#irqs.set(index, vectors);
+  }
+
+  acceptEventfd(fd: number): boolean {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return false;
+    }
+    // eventfd(2) files show as this anon inode; a signal is then an 8-byte write that a
+    // non-blocking eventfd never blocks on (at worst EAGAIN when the counter is full).
+    return target === "anon_inode:[eventfd]" && this.#socket.setNonBlocking(fd) === 0;
   }
 
   clearIrqs(index: number): void {
