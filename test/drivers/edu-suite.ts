@@ -29,6 +29,10 @@ export interface EduSuiteOptions {
   readonly timeoutMs?: number;
   /** Run the INTx variant (default true); false where the backend does not route INTx. */
   readonly intx?: boolean;
+  /** Whether this backend can map BAR0 (false for an MMIO model served over vfio-user): skips the mapped variant. */
+  readonly mappableBar0?: boolean;
+  /** Whether interrupts can reach the driver (false over a vfio-user transport without fds): skips the MSI tests. */
+  readonly interrupts?: boolean;
 }
 
 export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, options: EduSuiteOptions = {}): void {
@@ -39,7 +43,10 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
     { name: "region read/write, polling", mmap: false, completion: "poll" as const },
     ...(options.intx === false ? [] : [{ name: "mapped BAR0, INTx", mmap: true, completion: "intx" as const }]),
   ]) {
-    describe(`edu driver on ${backend} (${variant.name})`, { skip }, () => {
+    const unavailable =
+      (variant.mmap && options.mappableBar0 === false && "BAR0 is not mmap-able on this backend") ||
+      (variant.completion !== "poll" && options.interrupts === false && "no interrupts on this backend");
+    describe(`edu driver on ${backend} (${variant.name})`, { skip: skip || unavailable }, () => {
       const start = async (t: { after(fn: () => Promise<void>): void }): Promise<{ driver: EduDriver; target: EduTarget }> => {
         const target = await open();
         let driver: EduDriver | undefined;
@@ -104,7 +111,7 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
     });
   }
 
-  describe(`edu driver interrupts on ${backend}`, { skip }, () => {
+  describe(`edu driver interrupts on ${backend}`, { skip: skip || (options.interrupts === false && "no interrupts on this backend") }, () => {
     test("raiseInterrupt() receives the MSI and acknowledges it", async (t) => {
       const target = await open();
       let driver: EduDriver | undefined;
