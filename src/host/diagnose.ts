@@ -9,7 +9,7 @@ import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
 import { hasDmaOwnership, parseKernelRelease } from "./kernel-release.js";
 import { parseMemlockLimit, type MemlockLimit } from "./memlock-limit.js";
-import { tryParsePciAddress, type PciAddress } from "./pci-address.js";
+import { parsePciAddress, tryParsePciAddress, type PciAddress } from "./pci-address.js";
 import { readPciDevice, type PciDevice } from "./pci-devices.js";
 import { mayReadWrite, parseProcessIdentity, type ProcessIdentity } from "./process-identity.js";
 import { groupViability, type Viability } from "./viability.js";
@@ -99,6 +99,8 @@ export function parseCheckTarget(text: string): CheckTarget {
   if (/^\d+$/.test(text)) return { kind: "group", id: Number(text) };
   const address = tryParsePciAddress(text);
   if (address !== undefined) return { kind: "device", address };
+  // Something address-like but wrong: say what an address looks like.
+  if (/[:.]/.test(text)) return { kind: "device", address: parsePciAddress(text) };
   throw new VfioUsageError(
     `'${text}' is neither a PCI address nor an IOMMU group number: give e.g. 0000:01:00.0 or 5 (see 'vfio ls')`,
     "EINVAL",
