@@ -89,7 +89,7 @@ test("vfio ls on the Linux 6.1 guest capture names every group and member, and t
   assert.match(stdout, /Group 2 is not viable: 0000:01:02\.0 \(e1000\)/);
 });
 
-test("vfio ls without pci.ids names classes from the built-in table and shows ids for names", async () => {
+test("vfio ls without pci.ids names classes from the built-in table and leaves names out", async () => {
   const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
   const { tmpdir } = await import("node:os");
   const dir = await mkdtemp(`${tmpdir()}/vfio-ts-ids-`);
