@@ -45,6 +45,6 @@ test("groupViability() agrees with Linux 6.1's VFIO_GROUP_GET_STATUS in every me
   assert.ok(measured.length >= 8, `${measured.length} cases`);
   for (const c of measured) {
     const members = Object.entries(c.drivers!).map(([name, driver]) => ({ name, driver: driver ?? undefined }));
-    assert.equal(groupViability({ id: Number(c.group), type: "DMA", members }).viable, c.viable, c.name);
+    assert.equal(groupViability({ members }).viable, c.viable, c.name);
   }
 });
