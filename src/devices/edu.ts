@@ -181,7 +181,8 @@ export class EduDevice implements DeviceModel {
 
   /** Resolves when no factorial or DMA is in progress (for tests and hosts that shut down cleanly). */
   whenIdle(): Promise<void> {
-    if (!this.busy()) return Promise.resolve();
+    // A halted device will never finish its transfer: nothing to wait for.
+    if (!this.busy() || this.haltedBy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
