@@ -7,22 +7,17 @@ import { basename, dirname, join } from "node:path";
 import { VfioUsageError } from "../api/errors.js";
 import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import { nodeSysfs } from "./node-sysfs.js";
+import { sysfsOnlyEnvironment } from "./sysfs-only-environment.js";
+import { fsErrorCode, permissionDenied } from "./read-error.js";
 import { parseDevVfioList } from "./dev-vfio-list.js";
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
-}
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    const code = errorCode(error);
+    const code = fsErrorCode(error);
     if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return undefined;
-    if (code === "EACCES" || code === "EPERM") {
-      throw new VfioUsageError(`permission denied reading ${path}: run as root (or a user that may read it)`, "EACCES", { cause: error });
-    }
-    throw error;
+    throw permissionDenied(error, path) ?? error;
   }
 }
 
@@ -31,9 +26,9 @@ async function statDevVfio(dir: string): Promise<readonly DevNode[] | undefined>
   try {
     names = await readdir(dir);
   } catch (error) {
-    const code = errorCode(error);
+    const code = fsErrorCode(error);
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw error;
+    throw permissionDenied(error, dir) ?? error;
   }
   const nodes: DevNode[] = [];
   for (const name of names.sort()) {
@@ -77,10 +72,8 @@ async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
   } catch (error) {
-    const code = errorCode(error);
-    if (code === "EACCES" || code === "EPERM") {
-      throw new VfioUsageError(`permission denied reading ${path}: run as root (or a user that may read it)`, "EACCES", { cause: error });
-    }
+    const denied = permissionDenied(error, path);
+    if (denied) throw denied;
     return false;
   }
 }
@@ -103,10 +96,5 @@ export async function hostEnvironmentForSysfs(dir: string): Promise<HostEnvironm
     );
   }
   if (basename(dir.replace(/\/+$/, "")) === "sys") return nodeHostEnvironment({ root: dirname(dir.replace(/\/+$/, "")) });
-  return {
-    description: dir,
-    sysfs: nodeSysfs({ root: dir }),
-    readProc: async () => undefined,
-    listDevVfio: async () => undefined,
-  };
+  return sysfsOnlyEnvironment(nodeSysfs({ root: dir }));
 }

@@ -5,6 +5,7 @@ import { readFile, readdir, readlink, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { join, normalize, sep } from "node:path";
 import { errnoValue, VfioSystemError, VfioUsageError } from "../api/errors.js";
+import { fsErrorCode, permissionDenied } from "./read-error.js";
 import type { Sysfs } from "../api/sysfs.js";
 
 /** Options of {@link nodeSysfs}. */
@@ -13,20 +14,10 @@ export interface NodeSysfsOptions {
   readonly root?: string;
 }
 
-function errorCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-/** ENOENT/ENOTDIR/EINVAL (readlink of a non-link) mean "not there"; the rest are failures. */
+/** ENOENT/ENOTDIR mean "not there"; the rest are failures. */
 function isAbsent(error: unknown): boolean {
-  const code = errorCode(error);
+  const code = fsErrorCode(error);
   return code === "ENOENT" || code === "ENOTDIR";
-}
-
-function denied(error: unknown, path: string): VfioUsageError | undefined {
-  const code = errorCode(error);
-  if (code !== "EACCES" && code !== "EPERM") return undefined;
-  return new VfioUsageError(`permission denied reading ${path}: run as root (or a user that may read it)`, "EACCES", { cause: error });
 }
 
 /**
@@ -57,10 +48,10 @@ export function nodeSysfs(options: NodeSysfsOptions = {}): Sysfs {
       try {
         return await readFile(full, "utf8");
       } catch (error) {
-        if (isAbsent(error) || errorCode(error) === "EISDIR") return undefined;
+        if (isAbsent(error) || fsErrorCode(error) === "EISDIR") return undefined;
         // Some attributes exist but cannot be read on this device (EIO, ENODEV): not there.
-        if (errorCode(error) === "EIO" || errorCode(error) === "ENODEV" || errorCode(error) === "ENXIO") return undefined;
-        throw denied(error, full) ?? error;
+        if (fsErrorCode(error) === "EIO" || fsErrorCode(error) === "ENODEV" || fsErrorCode(error) === "ENXIO") return undefined;
+        throw permissionDenied(error, full) ?? error;
       }
     },
     async list(path) {
@@ -69,7 +60,7 @@ export function nodeSysfs(options: NodeSysfsOptions = {}): Sysfs {
         return (await readdir(full)).filter((name) => !name.startsWith(".")).sort();
       } catch (error) {
         if (isAbsent(error)) return undefined;
-        throw denied(error, full) ?? error;
+        throw permissionDenied(error, full) ?? error;
       }
     },
     async readlink(path) {
@@ -77,8 +68,8 @@ export function nodeSysfs(options: NodeSysfsOptions = {}): Sysfs {
       try {
         return await readlink(full);
       } catch (error) {
-        if (isAbsent(error) || errorCode(error) === "EINVAL") return undefined;
-        throw denied(error, full) ?? error;
+        if (isAbsent(error) || fsErrorCode(error) === "EINVAL") return undefined;
+        throw permissionDenied(error, full) ?? error;
       }
     },
     async write(path, value) {
@@ -86,7 +77,7 @@ export function nodeSysfs(options: NodeSysfsOptions = {}): Sysfs {
       try {
         await writeFile(full, value);
       } catch (error) {
-        const code = errorCode(error) ?? "EIO";
+        const code = fsErrorCode(error) ?? "EIO";
         const errno = (constants.errno as Record<string, number | undefined>)[code] ?? errnoValue("EIO");
         throw new VfioSystemError("sysfs write", errno, "sysfs", full, undefined, { cause: error });
       }

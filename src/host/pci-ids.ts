@@ -9,7 +9,10 @@ import { VfioUsageError } from "../api/errors.js";
 export interface PciIds {
   vendor(vendorId: number): string | undefined;
   device(vendorId: number, deviceId: number): string | undefined;
-  /** The most specific name of a 24-bit class code: prog-if, else subclass, else class. */
+  /**
+   * The name of a 24-bit class code as lspci shows it: the subclass ("PCI bridge"), else the
+   * class ("Bridge"). Programming interfaces ("Normal decode") are left out, as lspci does.
+   */
   className(classCode: number): string | undefined;
 }
 
@@ -30,17 +33,15 @@ export const noPciIds: PciIds = { vendor: () => undefined, device: () => undefin
 export function parsePciIds(text: string): PciIds {
   const vendors = new Map<number, string>();
   const devices = new Map<number, string>(); // key vendor << 16 | device
-  const classes = new Map<number, string>(); // key: class << 16 | sub << 8 | progif, with "levels" bit
+  const classes = new Map<number, string>(); // key: level, then class or class << 8 | subclass
   let vendor: number | undefined;
   let klass: number | undefined;
-  let subclass: number | undefined;
-  for (const line of text.split("\n")) {
+    for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     if (line.startsWith("C ")) {
       const m = /^C ([0-9a-f]{2})\s+(.*)$/.exec(line);
       vendor = undefined;
       klass = m ? parseInt(m[1]!, 16) : undefined;
-      subclass = undefined;
       if (m && klass !== undefined) classes.set(classKey(1, klass), m[2]!.trim());
       continue;
     }
@@ -51,21 +52,14 @@ export function parsePciIds(text: string): PciIds {
       if (m && vendor !== undefined) vendors.set(vendor, m[2]!.trim());
       continue;
     }
-    if (line.startsWith("\t\t")) {
-      if (klass !== undefined && subclass !== undefined) {
-        const m = /^\t\t([0-9a-f]{2})\s+(.*)$/.exec(line);
-        if (m) classes.set(classKey(3, (klass << 16) | (subclass << 8) | parseInt(m[1]!, 16)), m[2]!.trim());
-      }
-      continue;
-    }
+    if (line.startsWith("\t\t")) continue; // subsystems and programming interfaces: not shown
     if (vendor !== undefined) {
       const m = /^\t([0-9a-f]{4})\s+(.*)$/.exec(line);
       if (m) devices.set(vendor * 0x10000 + parseInt(m[1]!, 16), m[2]!.trim());
     } else if (klass !== undefined) {
       const m = /^\t([0-9a-f]{2})\s+(.*)$/.exec(line);
       if (m) {
-        subclass = parseInt(m[1]!, 16);
-        classes.set(classKey(2, (klass << 8) | subclass), m[2]!.trim());
+        classes.set(classKey(2, (klass << 8) | parseInt(m[1]!, 16)), m[2]!.trim());
       }
     }
   }
@@ -73,11 +67,11 @@ export function parsePciIds(text: string): PciIds {
     vendor: (v) => vendors.get(v),
     device: (v, d) => devices.get(v * 0x10000 + d),
     className: (code) =>
-      classes.get(classKey(3, code)) ?? classes.get(classKey(2, code >> 8)) ?? classes.get(classKey(1, code >> 16)),
+      classes.get(classKey(2, code >> 8)) ?? classes.get(classKey(1, code >> 16)),
   };
 }
 
-function classKey(level: 1 | 2 | 3, value: number): number {
+function classKey(level: 1 | 2, value: number): number {
   return level * 0x1000000 + value;
 }
 
