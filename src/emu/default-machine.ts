@@ -1,7 +1,7 @@
 /**
  * The built-in machine: the same PCI topology as the QEMU guest the conformance suite's golden
  * file comes from (scripts/guest: q35, intel-iommu, Debian's Linux 6.1), with the bindings its
- * /init leaves (every edu and the NVMe on vfio-pci), so the same scenarios give the same
+ * /init leaves (every edu and the NVMe on vfio-pci, with `guestInit`), so the same scenarios give the same
  * outcomes on both. Group numbers, drivers, IRQs and reset methods are those the guest's sysfs
  * shows (test/fixtures/sysfs/guest-q35-e1000-bound).
  *
@@ -29,8 +29,22 @@ const io = (size: bigint) => ({ size, kind: "io" as const, prefetchable: false }
 const inert = (name: string, identity: PciIdentity, bars: InertModel["bars"] = [], intxPin = 0, msiVectors = 0) =>
   (): DeviceModel => new InertModel({ name, identity, bars, intxPin, msiVectors });
 
+export interface DefaultMachineOptions {
+  /**
+   * Boot with the bindings the guest's /init makes (every edu and the NVMe on vfio-pci).
+   * Default false: the machine as Linux leaves it before /init, every edu without a driver.
+   */
+  readonly guestInit?: boolean;
+}
+
 /** The default machine's description: QEMU q35 with intel-iommu, as in the guest test bed. */
-export function defaultMachineSpec(): MachineSpec {
+export function defaultMachineSpec(options: DefaultMachineOptions = {}): MachineSpec {
+  const spec = guestMachine();
+  if (options.guestInit) return spec;
+  return { ...spec, functions: spec.functions.map(({ driverOverride: _, ...rest }) => rest) };
+}
+
+function guestMachine(): MachineSpec {
   return {
     description: "QEMU q35 with intel-iommu (the test guest's topology)",
     kernelRelease: "6.1.0-56-amd64",
