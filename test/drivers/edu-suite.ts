@@ -97,6 +97,8 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
         assert.deepEqual(demo.writeToUnmapped, { completed: true, memoryChanged: false });
         assert.deepEqual(demo.readFromUnmapped, { completed: true, deviceBuffer: "zeros" });
         assert.equal(demo.blocked, true);
+        await assert.rejects(driver.demonstrateIommu(1n << 28n), { code: "ERANGE" });
+        await assert.rejects(driver.demonstrateIommu(driver.bufferIova), { code: "EINVAL" });
         if (target.faults) {
           assert.deepEqual(target.faults(), [["write", demo.unmappedIova], ["read", demo.unmappedIova]]);
         }
