@@ -1,4 +1,10 @@
 /** Every `vfio` subcommand, in the order `vfio --help` lists them. */
 import type { Command } from "../command.js";
+import { bind } from "./bind.js";
+import { checkCommand } from "./check.js";
+import { lsCommand } from "./ls.js";
+import { passthrough } from "./passthrough.js";
+import { restore } from "./restore.js";
+import { unpersist } from "./unpersist.js";
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [lsCommand, checkCommand, bind, restore, unpersist, passthrough];
