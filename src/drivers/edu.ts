@@ -268,6 +268,10 @@ export class EduDriver implements AsyncDisposable {
   async demonstrateIommu(unmappedIova: bigint = EDU_DMA_LIMIT - 4096n, length = 256): Promise<EduIommuDemo> {
     this.ensureOpen();
     checkTransfer(0, length);
+    if (unmappedIova < 0n || unmappedIova + BigInt(length) > EDU_DMA_LIMIT) {
+      // Above the 28-bit DMA mask edu truncates the address (edu_clamp_addr): it would not be this IOVA.
+      throw new VfioUsageError(`IOVA 0x${unmappedIova.toString(16)} is beyond edu's 28-bit DMA mask`, "ERANGE");
+    }
     if (unmappedIova < this.buffer.iova + BigInt(this.buffer.size) && unmappedIova + BigInt(length) > this.buffer.iova) {
       throw new VfioUsageError(`IOVA 0x${unmappedIova.toString(16)} is the driver's own buffer`, "EINVAL");
     }
