@@ -15,7 +15,7 @@ import {
   VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
-  VFIO_REGION_INFO_FLAG_CAPS,
+  VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
 } from "../api/constants.js";
 import { VFIO_USER_F_NO_REPLY, VFIO_USER_F_TYPE_COMMAND, VFIO_USER_F_TYPE_MASK } from "../abi/vfio-user/header.js";
 import { VfioUserCommand } from "../abi/vfio-user/command.js";
@@ -68,11 +68,13 @@ export interface Reply {
   readonly closeAfterSend?: readonly number[];
 }
 
-/** Thrown by a handler: answer with this errno. */
-class Refuse extends Error {
-  constructor(readonly errno: number, readonly detail: string) {
-    super(detail);
-  }
+/**
+ * Thrown by a handler: answer with this errno. Not an Error: refusing a malformed message is
+ * the common case under attack or fuzzing, and capturing a stack trace per refusal costs more
+ * than handling the message.
+ */
+class Refuse {
+  constructor(readonly errno: number, readonly detail: string) {}
 }
 const EINVAL = errnoValue("EINVAL");
 const refuse = (detail: string, errno = EINVAL): Refuse => new Refuse(errno, detail);
@@ -107,7 +109,8 @@ export function handleRequest(ctx: RequestContext, message: Message): Reply | "c
     closeAll();
     if (out === "close") return "close";
     if (noReply) {
-      for (const fd of [...out.fds, ...(out.closeAfterSend ?? [])]) ctx.closeFd(fd);
+      // Only the server's own copies die with the unsent reply; other fds (a memory BAR's) stay their owner's.
+      for (const fd of out.closeAfterSend ?? []) ctx.closeFd(fd);
       return undefined;
     }
     return out;
@@ -304,17 +307,21 @@ function regionInfo(ctx: RequestContext, message: Message, fds: number[]): Reply
   if (req.argsz < regionInfoLayout.size || req.argsz > MAX_ARGSZ) throw refuse(`argsz ${req.argsz} out of range`);
   const region = ctx.device.regions[req.index];
   if (!region) throw refuse(`no region ${req.index}`);
-  // No served model has region capabilities or mmap-able regions yet, so the reply is the
-  // fixed struct; the offset is the region's mmap offset, index << 40 as vfio-pci lays it out.
+  // A memory BAR is its own memfd, mapped from offset 0, and goes with the reply (one fd, as
+  // libvfio-user sends it). A register region has no fd: its offset is index << 40, as
+  // vfio-pci lays regions out, and means nothing to a client. No region has capabilities:
+  // a memory BAR is mmap-able whole, so no sparse-mmap cap is needed.
+  const replyFds = region.fd !== undefined && ctx.canPassFds ? [region.fd] : [];
   const reply = regionInfoLayout.encode({
     argsz: regionInfoLayout.size,
-    flags: region.flags & ~VFIO_REGION_INFO_FLAG_CAPS,
+    flags: (replyFds.length > 0 ? region.flags : region.flags & ~VFIO_REGION_INFO_FLAG_MMAP) & ~VFIO_REGION_INFO_FLAG_CAPS,
     index: req.index,
     capOffset: 0,
     size: region.size,
-    offset: BigInt(req.index) << REGION_OFFSET_SHIFT,
+    offset: region.fd !== undefined ? 0n : BigInt(req.index) << REGION_OFFSET_SHIFT,
   });
-  return { bytes: encodeReply(message.header, reply), fds: [] };
+  // The fd stays the device's: sendmsg gives the client its own copy.
+  return { bytes: encodeReply(message.header, reply), fds: replyFds };
 }
 
 /** Region bounds, count limit (max_data_xfer_size) and overflow. */

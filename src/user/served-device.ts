@@ -12,10 +12,12 @@ import { DmaFaultError } from "../api/hosting.js";
 import {
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_NORESIZE, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
-  VFIO_PCI_NUM_REGIONS, VFIO_PCI_REQ_IRQ_INDEX, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+  VFIO_PCI_NUM_REGIONS, VFIO_PCI_REQ_IRQ_INDEX, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
 } from "../api/constants.js";
 import type { DeviceInfo, IrqInfo } from "../api/device-info.js";
 import { PciConfigSpace } from "../devices/pci/config-space.js";
+import { loadLibc } from "../kernel/libc.js";
+import { allocateMemfd, type MemfdMemory } from "../kernel/process-memory.js";
 
 /** What the current client offers the device: its DMA windows and interrupt eventfds. */
 export interface DeviceBinding {
@@ -32,6 +34,10 @@ export interface ServedRegion {
   readonly index: number;
   readonly flags: number;
   readonly size: bigint;
+  /** For a memory BAR: the memfd behind it, offered to clients for mmap (owned by the device). */
+  readonly fd?: number;
+  /** For a memory BAR: the bytes themselves. */
+  readonly memory?: Uint8Array;
 }
 
 /** Where every region's mmap offset starts: index << 40, as vfio-pci's VFIO_PCI_INDEX_TO_OFFSET. */
@@ -43,6 +49,7 @@ export class ServedDevice {
   readonly config: PciConfigSpace;
   readonly regions: readonly ServedRegion[];
   #binding: DeviceBinding | undefined;
+  readonly #memories: MemfdMemory[] = [];
   /** INTx state: the line as the model drives it, and the VFIO mask (AUTOMASKED, vfio_pci_intx.c). */
   #intxAsserted = false;
   #intxMasked = false;
@@ -55,7 +62,21 @@ export class ServedDevice {
       regions.push({ index, flags: 0, size: 0n });
     }
     for (const bar of this.config.bars) {
-      regions[bar.index] = { index: bar.index, flags: VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE, size: bar.spec.size };
+      if (bar.spec.memory) {
+        // A memory BAR is a memfd: the client maps the very pages the model reads and writes.
+        if (bar.spec.size > 1n << 32n) throw new RangeError(`memory BAR${bar.index} of ${bar.spec.size} bytes is too large to serve`);
+        const memory = allocateMemfd(loadLibc(), Number(bar.spec.size), { name: `${model.name}-bar${bar.index}` });
+        this.#memories.push(memory);
+        regions[bar.index] = {
+          index: bar.index,
+          flags: VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP,
+          size: bar.spec.size,
+          fd: memory.fd!,
+          memory: memory.bytes,
+        };
+      } else {
+        regions[bar.index] = { index: bar.index, flags: VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE, size: bar.spec.size };
+      }
     }
     regions[VFIO_PCI_CONFIG_REGION_INDEX] = {
       index: VFIO_PCI_CONFIG_REGION_INDEX,
@@ -68,6 +89,7 @@ export class ServedDevice {
       dmaWrite: (address, data) => this.#dma("write", address, () => this.#binding!.dmaWrite(address, data)),
       raiseIrq: (vector) => this.#raise(vector),
       lowerIrq: () => this.#lower(),
+      barMemory: (bar) => this.regions[bar]?.memory,
     };
     model.attach(host);
   }
@@ -106,6 +128,8 @@ export class ServedDevice {
   /** Reads `length` bytes at `offset` of a region already checked to hold them. */
   read(index: number, offset: bigint, length: number): Uint8Array {
     if (index === VFIO_PCI_CONFIG_REGION_INDEX) return this.config.readBytes(Number(offset), length);
+    const memory = this.regions[index]?.memory;
+    if (memory) return memory.slice(Number(offset), Number(offset) + length);
     const out = new Uint8Array(length);
     const view = new DataView(out.buffer);
     for (const piece of accesses(offset, length)) {
@@ -121,10 +145,20 @@ export class ServedDevice {
       this.config.writeBytes(Number(offset), data);
       return;
     }
+    const memory = this.regions[index]?.memory;
+    if (memory) {
+      memory.set(data, Number(offset));
+      return;
+    }
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     for (const piece of accesses(offset, data.byteLength)) {
       this.model.barWrite(index, offset + BigInt(piece.at), piece.size, getValue(view, piece.at, piece.size));
     }
+  }
+
+  /** Frees the memory BARs (a client's mappings of them stay valid: they hold the pages). Idempotent. */
+  close(): void {
+    for (const m of this.#memories.splice(0)) m.free();
   }
 
   /** DEVICE_RESET: the model and its config space back to power-on (a function-level reset). */

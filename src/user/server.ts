@@ -183,6 +183,7 @@ export class VfioUserServer {
     session?.close();
     if (session) await session.done;
     if (this.#netServer) await new Promise<void>((resolve) => this.#netServer!.close(() => resolve()));
+    this.device.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

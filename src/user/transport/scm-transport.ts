@@ -48,8 +48,10 @@ export class ScmTransport implements Transport {
     this.#libc = libc;
     const max = options.maxMessageSize ?? VFIO_USER_MAX_MSG_SIZE;
     this.#reader = new MessageReader(max, (f) => libc.close(f));
-    // One read can hold a whole largest message plus the start of the next.
-    this.#buffer = new Uint8Array(new ArrayBuffer(max + 64 * 1024));
+    // Reads of up to 256 KiB: a larger message arrives in several reads and MessageReader
+    // joins them, so the buffer need not hold the largest message (and a connection costs
+    // 256 KiB, not 1 MiB).
+    this.#buffer = new Uint8Array(new ArrayBuffer(Math.min(max + 64 * 1024, 256 * 1024)));
     this.#maxFds = options.maxFds ?? 253;
     this.#name = options.name ?? `socket ${fd}`;
   }
