@@ -1,0 +1,161 @@
+/**
+ * A device file of the emulated machine (VFIO_GROUP_GET_DEVICE_FD): the VfioDevice API over
+ * vfio-pci's state for the function, with region mappings that reach the device model
+ * directly (the emulated counterpart of an mmap of a BAR).
+ */
+import type { DeviceInfo, IrqInfo, RegionInfo } from "../../api/device-info.js";
+import type { RegionMapping, VfioDevice } from "../../api/device.js";
+import type { EventNotifier } from "../../api/event-notifier.js";
+import type { IrqSetRequest } from "../../api/irq-set.js";
+import type { VfioOp } from "../../api/op.js";
+import { VfioError } from "../../api/errors.js";
+import type { Machine } from "../machine.js";
+import { InProcessNotifier } from "../notifier.js";
+import { fail } from "./errno.js";
+import type { VfioPciDevice } from "./pci-device.js";
+
+export class EmulatedDevice implements VfioDevice {
+  readonly name: string;
+  private closed = false;
+  private readonly mappings = new Set<EmulatedRegionMapping>();
+
+  constructor(readonly vdev: VfioPciDevice, private readonly machine: Machine, private readonly onClose: () => void) {
+    this.name = vdev.name;
+  }
+
+  async info(): Promise<DeviceInfo> {
+    this.check("VFIO_DEVICE_GET_INFO");
+    return this.vdev.info();
+  }
+
+  async regionInfo(index: number): Promise<RegionInfo> {
+    this.check("VFIO_DEVICE_GET_REGION_INFO");
+    return this.vdev.regionInfo(index);
+  }
+
+  async read(index: number, offset: bigint, length: number): Promise<Uint8Array> {
+    this.check("region read");
+    return this.vdev.read(index, offset, length);
+  }
+
+  async write(index: number, offset: bigint, data: Uint8Array): Promise<void> {
+    this.check("region write");
+    this.vdev.write(index, offset, data);
+  }
+
+  async mapRegion(index: number, offset = 0n, size?: bigint): Promise<RegionMapping> {
+    this.check("mmap");
+    const length = size ?? this.vdev.barSize(index) - offset;
+    this.vdev.checkMmap(index, offset, length);
+    const mapping = new EmulatedRegionMapping(this.vdev, index, offset, Number(length), () => this.mappings.delete(mapping));
+    this.mappings.add(mapping);
+    return mapping;
+  }
+
+  async irqInfo(index: number): Promise<IrqInfo> {
+    this.check("VFIO_DEVICE_GET_IRQ_INFO");
+    return this.vdev.irqInfo(index);
+  }
+
+  async setIrqs(request: IrqSetRequest): Promise<void> {
+    this.check("VFIO_DEVICE_SET_IRQS");
+    this.vdev.setIrqs(request);
+  }
+
+  createNotifier(): EventNotifier {
+    return new InProcessNotifier();
+  }
+
+  async reset(): Promise<void> {
+    this.check("VFIO_DEVICE_RESET");
+    this.vdev.reset();
+  }
+
+  /** vfio_device_fops_release(): unmaps, and on the last close vfio-pci disables the device. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const m of [...this.mappings]) m.unmap();
+    this.vdev.openCount--;
+    if (this.vdev.openCount === 0) {
+      this.vdev.disable();
+      this.machine.generation++; // sysfs "enable" changes
+    }
+    this.onClose();
+    if (this.vdev.openCount === 0) this.machine.deviceClosed(this.vdev);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private check(op: VfioOp): void {
+    if (this.closed) fail(op, "EBADF", `device ${this.name}`, "the device file is closed");
+  }
+}
+
+/**
+ * A BAR window mapped for synchronous access. Each access reaches the device model, as an
+ * access to an mmap of real MMIO reaches the device; with Memory Space disabled the access
+ * faults (the kernel's fault handler gives SIGBUS), here a thrown error.
+ */
+export class EmulatedRegionMapping implements RegionMapping {
+  readonly bytes = undefined;
+  private mapped = true;
+
+  constructor(
+    private readonly vdev: VfioPciDevice,
+    readonly index: number,
+    readonly offset: bigint,
+    readonly size: number,
+    private readonly onUnmap: () => void,
+  ) {}
+
+  read8(offset: number): number {
+    return Number(this.access(offset, 1));
+  }
+  read16(offset: number): number {
+    return Number(this.access(offset, 2));
+  }
+  read32(offset: number): number {
+    return Number(this.access(offset, 4));
+  }
+  read64(offset: number): bigint {
+    return this.access(offset, 8);
+  }
+  write8(offset: number, value: number): void {
+    this.access(offset, 1, BigInt(value & 0xff));
+  }
+  write16(offset: number, value: number): void {
+    this.access(offset, 2, BigInt(value & 0xffff));
+  }
+  write32(offset: number, value: number): void {
+    this.access(offset, 4, BigInt(value >>> 0));
+  }
+  write64(offset: number, value: bigint): void {
+    this.access(offset, 8, BigInt.asUintN(64, value));
+  }
+
+  unmap(): void {
+    if (!this.mapped) return;
+    this.mapped = false;
+    this.onUnmap();
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+
+  private access(offset: number, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
+    if (!this.mapped) throw new VfioError(`BAR${this.index} mapping used after unmap()`, "EUNMAPPED");
+    if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size || offset % size !== 0) {
+      throw new RangeError(`BAR${this.index}: ${size}-byte access at ${offset} is outside the mapping or unaligned`);
+    }
+    const config = this.vdev.config;
+    if (!config || !config.memoryEnabled()) throw new VfioError(`BAR${this.index} access with Memory Space disabled (SIGBUS)`, "SIGBUS");
+    const at = this.offset + BigInt(offset);
+    if (value === undefined) return this.vdev.fn.model.barRead(this.index, at, size);
+    this.vdev.fn.model.barWrite(this.index, at, size, value);
+    return 0n;
+  }
+}
