@@ -146,7 +146,7 @@ export class KernelDevice implements VfioDevice {
     const prot = ((region.flags & VFIO_REGION_INFO_FLAG_READ) !== 0 ? PROT_READ : 0) | ((region.flags & VFIO_REGION_INFO_FLAG_WRITE) !== 0 ? PROT_WRITE : 0);
     const address = this.#ctx.libc.mmap(Number(length), prot, MAP_SHARED, fd, region.offset + offset);
     if (address < 0n) throw syscallError("mmap", address, target);
-    const mapping = new MmapRegionMapping(this.#ctx.libc, index, offset, Number(length), address, () => this.#mappings.delete(mapping));
+    const mapping = new MmapRegionMapping(this.#ctx.libc, index, offset, Number(length), address, () => this.#mappings.delete(mapping), (prot & PROT_WRITE) !== 0);
     this.#mappings.add(mapping);
     return mapping;
   }
