@@ -112,6 +112,7 @@ for group in $(ls "$SYS/kernel/iommu_groups" 2>/dev/null); do
   mkdir -p "$OUT/sys/$g/devices"
   copy_file "$SYS/$g/type" "$OUT/sys/$g/type"
   copy_file "$SYS/$g/reserved_regions" "$OUT/sys/$g/reserved_regions"
+  copy_file "$SYS/$g/name" "$OUT/sys/$g/name"  # "vfio-noiommu" for VFIO's no-IOMMU groups
   for dev in $(ls "$SYS/$g/devices"); do
     copy_link "$SYS/$g/devices/$dev" "$OUT/sys/$g/devices/$dev"
   done

@@ -10,10 +10,14 @@
  */
 export * from "./pci-address.js";
 export * from "./pci-ids.js";
+export * from "./pci-class-names.js";
 export * from "./pci-devices.js";
 export * from "./iommu-groups.js";
 export * from "./viability.js";
 export * from "./kernel-command-line.js";
+export * from "./kernel-release.js";
+export * from "./read-error.js";
+export * from "./sysfs-attribute.js";
 export * from "./iommu-status.js";
 export * from "./memlock-limit.js";
 export * from "./process-identity.js";
@@ -23,6 +27,7 @@ export * from "./inventory.js";
 export * from "./dev-vfio-list.js";
 export * from "./node-sysfs.js";
 export * from "./node-host-environment.js";
+export * from "./sysfs-only-environment.js";
 export * from "./binding-state.js";
 export * from "./bind-plan.js";
 export * from "./bind-executor.js";

@@ -23,6 +23,12 @@ export interface IommuGroup {
    * "blocked", "unmanaged" or undefined when the kernel does not say.
    */
   readonly type: string | undefined;
+  /**
+   * The group's `name`, set only by iommu_group_set_name(): "vfio-noiommu" marks a group VFIO
+   * made in no-IOMMU mode (drivers/vfio/group.c, vfio_noiommu_group_alloc()), which isolates
+   * nothing.
+   */
+  readonly name: string | undefined;
   readonly members: readonly IommuGroupMember[];
 }
 
@@ -42,8 +48,11 @@ export async function readIommuGroup(sysfs: Sysfs, id: number): Promise<IommuGro
   for (const name of [...names].sort(comparePciAddress)) {
     members.push({ name, driver: await readLinkName(sysfs, `${dir}/devices/${name}/driver`) });
   }
-  return { id, type: await readText(sysfs, `${dir}/type`), members };
+  return { id, type: await readText(sysfs, `${dir}/type`), name: await readText(sysfs, `${dir}/name`), members };
 }
+
+/** The name VFIO gives the groups it makes in no-IOMMU mode. */
+export const NOIOMMU_GROUP_NAME = "vfio-noiommu";
 
 /**
  * Every IOMMU group, by number. An empty list means the kernel has no IOMMU driver active

@@ -4,6 +4,7 @@
  */
 import type { HostEnvironment } from "../api/host-environment.js";
 import type { Sysfs } from "../api/sysfs.js";
+import { NOIOMMU_GROUP_NAME } from "./iommu-groups.js";
 import { parseIommuCommandLine, type IommuCommandLine } from "./kernel-command-line.js";
 
 /** One IOMMU hardware unit the kernel registered (/sys/class/iommu/<name>). */
@@ -29,10 +30,16 @@ export type InterruptRemapping =
 
 /** The machine's IOMMU state. */
 export interface IommuStatus {
-  /** True when the kernel runs an IOMMU: IOMMU groups exist (the kernel makes them only then). */
+  /**
+   * True when the kernel runs an IOMMU: IOMMU groups exist (the kernel makes them only then),
+   * other than VFIO's no-IOMMU groups.
+   */
   readonly active: boolean;
   readonly units: readonly IommuUnit[];
+  /** IOMMU groups, no-IOMMU ones included. */
   readonly groupCount: number;
+  /** Groups VFIO made in no-IOMMU mode (enable_unsafe_noiommu_mode): no DMA isolation. */
+  readonly noIommuGroupCount: number;
   /** ACPI tables present: DMAR describes Intel VT-d units, IVRS AMD-Vi units. */
   readonly acpi: { readonly dmar: boolean; readonly ivrs: boolean };
   /** The IOMMU parameters of /proc/cmdline, or undefined when it could not be read. */
@@ -105,12 +112,17 @@ export async function readIommuStatus(env: HostEnvironment): Promise<IommuStatus
   const unitNames = (await sysfs.list("class/iommu")) ?? [];
   const units: IommuUnit[] = [];
   for (const name of unitNames) units.push(await readUnit(sysfs, name));
-  const groupCount = ((await sysfs.list("kernel/iommu_groups")) ?? []).length;
+  const groupNames = (await sysfs.list("kernel/iommu_groups")) ?? [];
+  const groupCount = groupNames.length;
+  let noIommuGroupCount = 0;
+  for (const g of groupNames) {
+    if ((await sysfs.read(`kernel/iommu_groups/${g}/name`))?.trim() === NOIOMMU_GROUP_NAME) noIommuGroupCount++;
+  }
   const tables = new Set((await sysfs.list("firmware/acpi/tables")) ?? []);
   const acpi = { dmar: tables.has("DMAR"), ivrs: tables.has("IVRS") };
   const cmdlineText = await env.readProc("cmdline");
   const commandLine = cmdlineText === undefined ? undefined : parseIommuCommandLine(cmdlineText.replace(/\0/g, " "));
-  const active = groupCount > 0;
+  const active = groupCount - noIommuGroupCount > 0;
 
   let interruptRemapping: InterruptRemapping = "unknown";
   const interrupts = await env.readProc("interrupts");
@@ -127,10 +139,13 @@ export async function readIommuStatus(env: HostEnvironment): Promise<IommuStatus
     active,
     units,
     groupCount,
+    noIommuGroupCount,
     acpi,
     commandLine,
     interruptRemapping,
     allowUnsafeInterrupts: unsafe === undefined ? undefined : /^[Y1]/.test(unsafe.trim()),
-    inactiveReason: active ? undefined : whyInactive(acpi, commandLine),
+    inactiveReason: active
+      ? undefined
+      : `${whyInactive(acpi, commandLine)}${noIommuGroupCount > 0 ? ` (the ${noIommuGroupCount} VFIO no-IOMMU group${noIommuGroupCount === 1 ? "" : "s"} isolate nothing)` : ""}`,
   };
 }

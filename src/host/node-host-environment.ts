@@ -7,6 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { VfioUsageError } from "../api/errors.js";
 import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import { nodeSysfs } from "./node-sysfs.js";
+import { sysfsOnlyEnvironment } from "./sysfs-only-environment.js";
 import { fsErrorCode, permissionDenied } from "./read-error.js";
 import { parseDevVfioList } from "./dev-vfio-list.js";
 
@@ -95,10 +96,5 @@ export async function hostEnvironmentForSysfs(dir: string): Promise<HostEnvironm
     );
   }
   if (basename(dir.replace(/\/+$/, "")) === "sys") return nodeHostEnvironment({ root: dirname(dir.replace(/\/+$/, "")) });
-  return {
-    description: dir,
-    sysfs: nodeSysfs({ root: dir }),
-    readProc: async () => undefined,
-    listDevVfio: async () => undefined,
-  };
+  return sysfsOnlyEnvironment(nodeSysfs({ root: dir }));
 }

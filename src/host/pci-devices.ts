@@ -60,43 +60,53 @@ export async function readPciDevice(sysfs: Sysfs, address: PciAddress): Promise<
   if (deviceId === undefined || classCode === undefined) {
     throw new VfioProtocolError(`${sysfs.description}/${dir}: has a vendor but no device or class`, dir);
   }
-  const groupName = await readLinkName(sysfs, `${dir}/iommu_group`);
+  // Independent reads: issue them together (a large host has hundreds of devices).
+  const [groupName, numaNode, bootVga, reset, override, entries, subsystemVendorId, subsystemDeviceId, revision, driver, physfnName, sriovTotalVfs, sriovNumVfs] =
+    await Promise.all([
+      readLinkName(sysfs, `${dir}/iommu_group`),
+      readDecimal(sysfs, `${dir}/numa_node`),
+      readText(sysfs, `${dir}/boot_vga`),
+      readText(sysfs, `${dir}/reset_method`),
+      readText(sysfs, `${dir}/driver_override`),
+      sysfs.list(dir),
+      readHex(sysfs, `${dir}/subsystem_vendor`),
+      readHex(sysfs, `${dir}/subsystem_device`),
+      readHex(sysfs, `${dir}/revision`),
+      readLinkName(sysfs, `${dir}/driver`),
+      readLinkName(sysfs, `${dir}/physfn`),
+      readDecimal(sysfs, `${dir}/sriov_totalvfs`),
+      readDecimal(sysfs, `${dir}/sriov_numvfs`),
+    ]);
   let iommuGroup: number | undefined;
   if (groupName !== undefined) {
     if (!/^\d+$/.test(groupName)) throw new VfioProtocolError(`${sysfs.description}/${dir}/iommu_group: links to '${groupName}', not a group number`, dir);
     iommuGroup = Number(groupName);
   }
-  const numaNode = await readDecimal(sysfs, `${dir}/numa_node`);
-  const bootVga = await readText(sysfs, `${dir}/boot_vga`);
-  const reset = await readText(sysfs, `${dir}/reset_method`);
-  const override = await readText(sysfs, `${dir}/driver_override`);
-  const entries = (await sysfs.list(dir)) ?? [];
-  const virtfns = entries
+  const virtfns = (entries ?? [])
     .filter((name) => /^virtfn\d+$/.test(name))
     .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
-  const virtfnAddresses: PciAddress[] = [];
-  for (const link of virtfns) {
-    const address = linkedAddress(sysfs, `${dir}/${link}`, await readLinkName(sysfs, `${dir}/${link}`));
-    if (address !== undefined) virtfnAddresses.push(address);
-  }
+  const virtfnNames = await Promise.all(virtfns.map((link) => readLinkName(sysfs, `${dir}/${link}`)));
+  const virtfnAddresses = virtfns
+    .map((link, i) => linkedAddress(sysfs, `${dir}/${link}`, virtfnNames[i]))
+    .filter((a): a is PciAddress => a !== undefined);
   return {
     address,
     vendorId,
     deviceId,
-    subsystemVendorId: await readHex(sysfs, `${dir}/subsystem_vendor`),
-    subsystemDeviceId: await readHex(sysfs, `${dir}/subsystem_device`),
+    subsystemVendorId,
+    subsystemDeviceId,
     classCode,
-    revision: await readHex(sysfs, `${dir}/revision`),
-    driver: await readLinkName(sysfs, `${dir}/driver`),
+    revision,
+    driver,
     driverOverride: override === undefined || override === "(null)" || override === "" ? undefined : override,
     iommuGroup,
     numaNode: numaNode === undefined || numaNode < 0 ? undefined : numaNode,
     bootVga: bootVga === undefined ? undefined : bootVga === "1",
     resetMethods: reset === undefined ? undefined : reset.split(/\s+/).filter((m) => m !== ""),
-    physfn: linkedAddress(sysfs, `${dir}/physfn`, await readLinkName(sysfs, `${dir}/physfn`)),
+    physfn: linkedAddress(sysfs, `${dir}/physfn`, physfnName),
     virtfns: virtfnAddresses,
-    sriovTotalVfs: await readDecimal(sysfs, `${dir}/sriov_totalvfs`),
-    sriovNumVfs: await readDecimal(sysfs, `${dir}/sriov_numvfs`),
+    sriovTotalVfs,
+    sriovNumVfs,
   };
 }
 
@@ -109,12 +119,17 @@ export async function readPciDevice(sysfs: Sysfs, address: PciAddress): Promise<
  */
 export async function listPciDevices(sysfs: Sysfs): Promise<readonly PciDevice[]> {
   const names = (await sysfs.list(DEVICES)) ?? [];
-  const devices: PciDevice[] = [];
-  for (const name of [...names].sort(comparePciAddress)) {
+  const addresses = [...names].sort(comparePciAddress).map((name) => {
     const address = tryParsePciAddress(name);
     if (address === undefined) throw new VfioProtocolError(`${sysfs.description}/${DEVICES}/${name}: not a PCI address`, DEVICES);
-    const device = await readPciDevice(sysfs, address);
-    if (device !== undefined) devices.push(device);
+    return address;
+  });
+  // A few devices at a time: each opens ~13 files at once, and a host may have hundreds of
+  // devices, more than a default 1024-fd limit if all were read together (EMFILE).
+  const devices: PciDevice[] = [];
+  for (let i = 0; i < addresses.length; i += 8) {
+    const batch = await Promise.all(addresses.slice(i, i + 8).map((a) => readPciDevice(sysfs, a)));
+    for (const d of batch) if (d !== undefined) devices.push(d);
   }
   return devices;
 }

@@ -43,10 +43,10 @@ export interface Viability {
  * The Linux 6.1 verdict for `group`.
  *
  * @example
- * groupViability({ id: 3, type: "DMA", members: [{ name: "0000:01:02.0", driver: "e1000" }] });
+ * groupViability({ members: [{ name: "0000:01:02.0", driver: "e1000" }] });
  * // { viable: false, blockers: [{ name: "0000:01:02.0", driver: "e1000" }] }
  */
-export function groupViability(group: IommuGroup, managed: ReadonlySet<string> = DRIVER_MANAGED_DMA_LINUX_6_1): Viability {
+export function groupViability(group: Pick<IommuGroup, "members">, managed: ReadonlySet<string> = DRIVER_MANAGED_DMA_LINUX_6_1): Viability {
   const blockers = group.members.filter((m) => driverClaimsKernelDma(m.driver, managed));
   return { viable: blockers.length === 0, blockers };
 }

@@ -2,7 +2,7 @@
 import type { Scenario } from "./scenario.js";
 import { containerScenarios } from "./scenarios/container.js";
 import { deviceScenarios } from "./scenarios/device.js";
-import { eduScenarios } from "./scenarios/edu.js";
+import { eduDriverScenarios, eduScenarios } from "./scenarios/edu.js";
 import { groupScenarios } from "./scenarios/group.js";
 import { irqScenarios } from "./scenarios/irq.js";
 import { mapScenarios } from "./scenarios/map.js";
@@ -18,4 +18,5 @@ export const scenarios: readonly Scenario[] = [
   ...deviceScenarios,
   ...irqScenarios,
   ...eduScenarios,
+  ...eduDriverScenarios,
 ];

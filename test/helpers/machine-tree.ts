@@ -25,6 +25,8 @@ export interface TreeDevice {
 export interface TreeSpec {
   readonly devices: readonly TreeDevice[];
   readonly groupType?: string;
+  /** Groups made by VFIO's no-IOMMU mode (their `name` is "vfio-noiommu"). */
+  readonly noIommu?: boolean;
   readonly iommuUnits?: readonly { name: string; ecap?: string }[];
   readonly acpiTables?: readonly string[];
   readonly cmdline?: string;
@@ -78,6 +80,7 @@ export async function buildMachineTree(spec: TreeSpec): Promise<{ root: string; 
     if (d.group !== undefined) {
       const g = join(sys, "kernel", "iommu_groups", String(d.group));
       await put(join(g, "type"), `${spec.groupType ?? "DMA"}\n`);
+      if (spec.noIommu === true) await put(join(g, "name"), "vfio-noiommu\n");
       await link(join(g, "devices", d.address), dir);
       await link(join(dir, "iommu_group"), g);
     }

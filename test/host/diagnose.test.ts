@@ -99,3 +99,52 @@ test("diagnose() rejects a device or group that does not exist with a usage erro
   await assert.rejects(diagnose(env, { kind: "device", address: parsePciAddress("09:00.0") }), { name: "VfioUsageError", code: "ENOENT" });
   await assert.rejects(diagnose(env, { kind: "group", id: 3 }), { name: "VfioUsageError", code: "ENOENT" });
 });
+
+test("diagnose() on the Linux 6.1 guest capture with e1000 bound: the bridge group is not viable, fix e1000 at 01:02.0", async () => {
+  const env = nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-bound") });
+  const report = await diagnose(env, parseCheckTarget("0000:01:01.0"));
+  assert.equal(report.ready, false);
+  assert.deepEqual(codes(report.findings.filter((f) => f.severity === "error")), ["group-not-viable"]);
+  const finding = report.findings[0];
+  assert.ok(finding?.code === "group-not-viable");
+  assert.equal(finding.group, 2);
+  assert.deepEqual(finding.blockers, [{ device: "0000:01:02.0", driver: "e1000" }]);
+  assert.deepEqual(finding.fixes, [[
+    { kind: "unbind", device: "0000:01:02.0", driver: "e1000", commands: ["echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind"] },
+    {
+      kind: "bind-vfio-pci",
+      device: "0000:01:02.0",
+      from: "e1000",
+      commands: [
+        "echo vfio-pci > /sys/bus/pci/devices/0000:01:02.0/driver_override",
+        "echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind",
+        "echo 0000:01:02.0 > /sys/bus/pci/drivers_probe",
+      ],
+    },
+  ]]);
+  assert.equal(report.devVfio.group?.name, "2");
+});
+
+test("diagnose() on the Linux 6.1 guest capture with e1000 unbound: the edu behind the bridge is ready", async () => {
+  const env = nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-unbound") });
+  const report = await diagnose(env, parseCheckTarget("01:01.0"));
+  assert.deepEqual(report.findings.filter((f) => f.severity === "error"), []);
+  assert.equal(report.ready, true);
+});
+
+test("diagnose() warns that the verdict follows 5.19+ rules on an older kernel, and reports the release", async (t) => {
+  const tree = await buildMachineTree(GUEST_LIKE);
+  t.after(tree.cleanup);
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  await mkdir(`${tree.root}/proc/sys/kernel`, { recursive: true });
+  await writeFile(`${tree.root}/proc/sys/kernel/osrelease`, "5.10.0-28-amd64\n");
+  const report = await diagnose(nodeHostEnvironment({ root: tree.root }), parseCheckTarget("00:03.0"));
+  assert.equal(report.kernelRelease, "5.10.0-28-amd64");
+  assert.ok(codes(report.findings).includes("kernel-before-dma-ownership"));
+});
+
+test("diagnose() on the guest capture reports its Linux 6.1 release and no kernel warning", async () => {
+  const report = await diagnose(nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-unbound") }), parseCheckTarget("00:03.0"));
+  assert.match(report.kernelRelease ?? "", /^6\.1\./);
+  assert.ok(!codes(report.findings).includes("kernel-before-dma-ownership"));
+});

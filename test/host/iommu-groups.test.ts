@@ -18,6 +18,7 @@ test("listIommuGroups() lists groups in number order with members and drivers", 
   assert.deepEqual(groups[2], {
     id: 2,
     type: "DMA",
+    name: undefined,
     members: [
       { name: "0000:00:04.0", driver: undefined },
       { name: "0000:01:01.0", driver: undefined },

@@ -46,3 +46,13 @@ test("readIommuStatus(): intel_iommu=off on the command line is named as the cau
   t.after(tree.cleanup);
   assert.match((await readIommuStatus(nodeHostEnvironment({ root: tree.root }))).inactiveReason ?? "", /intel_iommu=off/);
 });
+
+test("readIommuStatus(): VFIO no-IOMMU groups do not count as an active IOMMU", async (t) => {
+  const tree = await buildMachineTree({ devices: [{ address: "0000:00:03.0", vendor: 0x1234, device: 0x11e8, classCode: 0xff0000, group: 0, driver: "vfio-pci" }], noIommu: true, cmdline: "quiet" });
+  t.after(tree.cleanup);
+  const status = await readIommuStatus(nodeHostEnvironment({ root: tree.root }));
+  assert.equal(status.active, false);
+  assert.equal(status.groupCount, 1);
+  assert.equal(status.noIommuGroupCount, 1);
+  assert.match(status.inactiveReason ?? "", /no-IOMMU group isolate nothing/);
+});

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { basename } from "node:path";
 import { openDevice, type OpenedDevice } from "../../src/api/open-device.js";
+import type { RegionMapping } from "../../src/api/device.js";
 import { KernelSystem } from "../../src/kernel/system.js";
 import type { KernelContainer } from "../../src/kernel/container.js";
 import type { KernelDevice } from "../../src/kernel/device.js";
@@ -57,6 +58,15 @@ export const edu = {
   /** edu's DMA mask is 28 bits. */
   DMA_LIMIT: 1n << 28n,
 } as const;
+
+/**
+ * Puts an edu back in a quiet state: the edu has no reset (VFIO_DEVICE_RESET is EINVAL), so a
+ * test that failed half-way can leave an interrupt raised or the factorial-interrupt bit set.
+ */
+export function quietEdu(bar: RegionMapping): void {
+  bar.write32(edu.STATUS, 0);
+  bar.write32(edu.IRQ_ACK, bar.read32(edu.IRQ_STATUS));
+}
 
 /** Opens a device with a fresh KernelSystem; everything is closed after the test. */
 export async function open(t: { after(fn: () => Promise<void> | void): void }, address = EDU): Promise<OpenedKernelDevice> {

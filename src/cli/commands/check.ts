@@ -44,7 +44,7 @@ function findingLines(f: Finding, style: Style): string[] {
       const lines = [`${label} group ${f.group} is not viable: ${f.blockers.map((b) => `${b.device} is bound to ${b.driver}`).join(", ")}, a driver that claims kernel DMA.`];
       f.fixes.forEach((alternatives, i) => {
         const blocker = f.blockers[i]!;
-        lines.push(`  fix ${blocker.device}, either:`);
+        lines.push(alternatives.length > 1 ? `  fix ${blocker.device}, either:` : `  fix ${blocker.device}:`);
         alternatives.forEach((a, j) => {
           if (j > 0) lines.push("   or:");
           lines.push(...actionLines(a, "    "));
@@ -63,6 +63,8 @@ function findingLines(f: Finding, style: Style): string[] {
       return [`${label} ${f.path} does not exist: ${f.fix}`];
     case "dev-vfio-denied":
       return [`${label} ${f.path} (mode ${f.mode.toString(8).padStart(4, "0")}, owner ${f.uid}:${f.gid}): ${f.fix}`];
+    case "kernel-before-dma-ownership":
+      return [`${label} kernel ${f.release}: ${f.fix}`];
     case "memlock-low":
       return [`${label} RLIMIT_MEMLOCK is ${mib(f.limit)}: ${f.fix}`];
     case "boot-vga":
@@ -77,6 +79,7 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
   const out: string[] = [`${style.bold(what)}: ${report.ready ? style.green("ready for VFIO") : style.red("not ready for VFIO")}`, ""];
   const { iommu } = report;
   const facts: string[][] = [];
+  if (report.kernelRelease !== undefined) facts.push(["kernel", report.kernelRelease]);
   facts.push(["IOMMU", iommu.active ? `active${iommu.units.length > 0 ? ` (${iommu.units.map((u) => u.name).join(", ")})` : ""}` : "not active"]);
   if (iommu.active) facts.push(["interrupt remapping", iommu.interruptRemapping]);
   if (report.group !== undefined) {
@@ -92,6 +95,15 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
   if (report.memlock !== undefined) {
     const soft = report.memlock.soft === undefined ? "unlimited" : mib(report.memlock.soft);
     facts.push(["memlock", `${soft}${report.identity?.uid === 0 ? " (root: CAP_IPC_LOCK lifts it)" : ""}`]);
+  }
+  const device = report.members.find((m) => m.isTarget)?.pci;
+  if (report.target.kind === "device" && device !== undefined) {
+    facts.push(["NUMA node", device.numaNode === undefined ? "none" : String(device.numaNode)]);
+    if (device.resetMethods !== undefined) facts.push(["reset", device.resetMethods.length > 0 ? device.resetMethods.join(", ") : "none"]);
+    if (device.bootVga !== undefined) facts.push(["boot VGA", device.bootVga ? "yes" : "no"]);
+    if (device.physfn !== undefined) facts.push(["SR-IOV", `virtual function of ${device.physfn}`]);
+    if (device.virtfns.length > 0) facts.push(["SR-IOV", `physical function of ${device.virtfns.length} VF${device.virtfns.length === 1 ? "" : "s"}: ${device.virtfns.join(", ")}`]);
+    if (device.driverOverride !== undefined) facts.push(["driver_override", device.driverOverride]);
   }
   out.push(formatTable(facts.map(([k, v]) => [`  ${k}`, v!])), "");
   if (report.members.length > 0) {
@@ -120,6 +132,7 @@ function json(report: CheckReport, ids: PciIds): unknown {
     target: report.target,
     ready: report.ready,
     iommu: report.iommu,
+    kernelRelease: report.kernelRelease ?? null,
     group: report.group === undefined ? null : { id: report.group.id, type: report.group.type ?? null, viable: report.viability?.viable ?? null },
     members: report.members.map((m) => ({
       name: m.name,

@@ -70,6 +70,7 @@ function json(inventory: Inventory, ids: PciIds): unknown {
     groups: inventory.groups.map(({ group, viability, devices }) => ({
       id: group.id,
       type: group.type ?? null,
+      name: group.name ?? null,
       viable: viability.viable,
       blockers: viability.blockers.map((b) => ({ device: b.name, driver: b.driver })),
       members: group.members.map((m) => ({ name: m.name, driver: m.driver ?? null })),

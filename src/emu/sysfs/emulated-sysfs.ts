@@ -89,16 +89,20 @@ function render(machine: Machine): Extract<Node, { kind: "dir" }> {
     const f = (name: string, content: string, write?: (value: string) => Promise<void> | void) => d.entries.set(name, file(content, write));
     f("vendor", `${hex(id.vendorId, 4)}\n`);
     f("device", `${hex(id.deviceId, 4)}\n`);
-    f("subsystem_vendor", `${hex(fn.isBridge ? 0 : id.subsystemVendorId, 4)}\n`);
-    f("subsystem_device", `${hex(fn.isBridge ? 0 : id.subsystemId, 4)}\n`);
+    f("subsystem_vendor", `${hex(id.subsystemVendorId, 4)}\n`);
+    f("subsystem_device", `${hex(id.subsystemId, 4)}\n`);
     f("class", `${hex(id.classCode, 6)}\n`);
     f("revision", `${hex(id.revision, 2)}\n`);
-    f("irq", `${fn.model.intxPin ? fn.config.read(0x3c, 1) : 0}\n`);
-    f("enable", fn.driver ? "1\n" : "0\n");
+    f("irq", `${fn.irq ?? (fn.model.intxPin ? fn.config.read(0x3c, 1) : 0)}\n`);
+    // pci_enable_device() count: bridges are enabled at boot; vfio-pci enables only while open.
+    const vdev = machine.vfioDevices.get(fn);
+    const enabled = fn.isBridge || (fn.driver !== undefined && (fn.driver !== "vfio-pci" || (vdev?.openCount ?? 0) > 0));
+    f("enable", enabled ? "1\n" : "0\n");
     f("numa_node", "-1\n");
     f("modalias", modalias(fn));
     f("local_cpulist", "0-1\n");
-    f("reset_method", machine.canReset(fn) ? "bus\n" : "");
+    const reset = machine.resetMethodOf(fn);
+    if (reset) f("reset_method", `${reset}\n`);
     f("resource", fn.resources.concat(Array(7).fill({ start: 0n, size: 0n, flags: 0 })).slice(0, 13).map((r) => {
       const end = r.size ? r.start + r.size - 1n : 0n;
       const h = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;

@@ -66,3 +66,39 @@ test("vfio ls with an unknown option or an argument: one line, exit 2", async ()
     assert.equal(stderr.split("\n").length, 2, `one line for ${argv.join(" ")}: ${stderr}`);
   }
 });
+
+test("vfio ls on the Linux 6.1 guest capture names every group and member, and the blocker", async () => {
+  const { status, stdout } = await vfio(["ls", "--sysfs", fixturePath("sysfs/guest-q35-e1000-bound"), ...ids]);
+  assert.equal(status, 0);
+  assert.match(stdout, /^IOMMU active \(dmar0\): 8 groups, interrupt remapping on\.\n/);
+  const rows = stdout.split("\n").filter((l) => /[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]/.test(l) && !l.startsWith("Group"));
+  const groupOf: Record<string, string> = {};
+  let current = "";
+  for (const row of rows) {
+    const [first, ...rest] = row.trim().split(/\s+/);
+    if (/^\d+$/.test(first!)) current = first!;
+    groupOf[/^\d+$/.test(first!) ? rest[1]! : first!] = current;
+  }
+  assert.deepEqual(groupOf, {
+    "0000:00:00.0": "0", "0000:00:03.0": "1", "0000:00:04.0": "2", "0000:01:01.0": "2", "0000:01:02.0": "2",
+    "0000:00:05.0": "3", "0000:00:06.0": "4", "0000:00:07.0": "5",
+    "0000:00:1f.0": "6", "0000:00:1f.2": "6", "0000:00:1f.3": "6", "0000:02:00.0": "7",
+  });
+  assert.match(stdout, /\n2 +no +0000:00:04\.0/);
+  assert.match(stdout, /0000:01:02\.0 +8086:100e +Ethernet controller +Intel Corporation 82540EM Gigabit Ethernet Controller +e1000 \(claims DMA\)/);
+  assert.match(stdout, /Group 2 is not viable: 0000:01:02\.0 \(e1000\)/);
+});
+
+test("vfio ls without pci.ids names classes from the built-in table and leaves names out", async () => {
+  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(`${tmpdir()}/vfio-ts-ids-`);
+  try {
+    await writeFile(`${dir}/empty.ids`, "# nothing\n");
+    const { stdout } = await vfio(["ls", "--sysfs", fixturePath("sysfs/guest-q35-e1000-bound"), "--pci-ids", `${dir}/empty.ids`]);
+    assert.match(stdout, /0000:01:02\.0 +8086:100e +Ethernet controller +- +e1000/);
+    assert.match(stdout, /0000:00:04\.0 +1b36:0001 +PCI bridge +- +-/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
