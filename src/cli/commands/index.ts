@@ -2,9 +2,10 @@
 import type { Command } from "../command.js";
 import { bind } from "./bind.js";
 import { checkCommand } from "./check.js";
+import { demoCommand } from "./demo.js";
 import { lsCommand } from "./ls.js";
 import { passthrough } from "./passthrough.js";
 import { restore } from "./restore.js";
 import { unpersist } from "./unpersist.js";
 
-export const commands: readonly Command[] = [lsCommand, checkCommand, bind, restore, unpersist, passthrough];
+export const commands: readonly Command[] = [demoCommand, lsCommand, checkCommand, bind, restore, unpersist, passthrough];
