@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Iotlb } from "../../../src/emu/iommu/iotlb.js";
 
-const entry = { page: new Uint8Array(4096), read: true, write: false };
+const entry = { bytes: new Uint8Array(4096), base: 0, read: true, write: false };
 
 test("counts hits and misses, evicts the oldest entry at capacity", () => {
   const tlb = new Iotlb(2);
