@@ -70,3 +70,16 @@ test("SET_IRQS refuses bad input with EINVAL and keeps none of the fds", async (
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(a.take() + b.take(), 0n);
 });
+
+test("a client's blocking eventfd with its counter at the maximum does not stall the server", async (t) => {
+  const peer = await rawPeer(t);
+  const efd = libc.eventfd(0, 0o2000000);
+  t.after(() => libc.close(efd));
+  // eventfd(2): the counter's largest value is 2^64-2; one more write would block.
+  assert.equal(libc.write(efd, new Uint8Array(new BigUint64Array([0xffff_ffff_ffff_fffen]).buffer)), 8);
+  await peer.request(VfioUserCommand.DEVICE_SET_IRQS, irqSet(TRIGGER_EVENTFD, 1, 0, 1), [efd]);
+  await peer.request(VfioUserCommand.REGION_WRITE, [access(7, 4n, 2), new Uint8Array([6, 0])]);
+  await peer.request(VfioUserCommand.REGION_WRITE, [access(0, 0x60n, 4), new Uint8Array([1, 0, 0, 0])]);
+  const reply = await peer.request(VfioUserCommand.REGION_READ, [access(0, 0x24n, 4)]);
+  assert.deepEqual([...reply.payload.subarray(16)], [1, 0, 0, 0]);
+});
