@@ -12,6 +12,7 @@ export type * from "./device.js";
 export type * from "./container.js";
 export type * from "./dma-space.js";
 export type * from "./sysfs.js";
+export type * from "./host-environment.js";
 export type * from "./vfio-system.js";
 export * from "./hosting.js";
 export * from "./iova-allocator.js";

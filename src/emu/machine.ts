@@ -78,6 +78,14 @@ export class Machine {
   readonly vfioGroups = new Map<number, VfioGroupCore>();
   readonly vfioDevices = new Map<PciFunction, VfioPciDevice>();
   private readonly intxAsserted = new Set<PciFunction>();
+  /** The reset method sysfs shows ("bus", "flr") or "" when Linux found none. */
+  resetMethodOf(fn: PciFunction): string {
+    if (fn.resetMethod) return fn.resetMethod === "none" ? "" : fn.resetMethod;
+    return this.canReset(fn) ? "bus" : "";
+  }
+
+  /** Bumped whenever something sysfs shows changes (a binding, a driver_override), so renders can be cached. */
+  generation = 0;
   /** Unbinds waiting for the device's last close (the kernel blocks the sysfs write). */
   private readonly pendingUnbinds = new Map<PciFunction, (() => void)[]>();
 
@@ -152,6 +160,7 @@ export class Machine {
       return "EPROBE";
     }
     fn.driver = driver.name;
+    this.generation++;
     if (driver.name === "vfio-pci") this.registerVfioDevice(fn);
     return undefined;
   }
@@ -182,6 +191,7 @@ export class Machine {
       this.unregisterVfioDevice(fn);
     }
     fn.driver = undefined;
+    this.generation++;
     if (!driver.driverManagedDma) this.groupOf(fn).unuseDefaultDomain();
   }
 
@@ -227,6 +237,7 @@ export class Machine {
    * needs a non-root bus with this function alone on it.
    */
   canReset(fn: PciFunction): boolean {
+    if (fn.resetMethod) return fn.resetMethod !== "none";
     if (!fn.upstream || fn.isBridge) return false;
     return this.functions.every((other) => other === fn || other.bus !== fn.bus);
   }

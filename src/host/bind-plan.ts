@@ -16,12 +16,12 @@ import {
   VIABLE_DRIVERS,
   groupMembers,
   isBridge,
-  parsePciAddress,
   pciPaths,
   readBindingState,
   readDriver,
   type BindingState,
 } from "./binding-state.js";
+import { parsePciAddress } from "./pci-address.js";
 
 /** The driver vfio-ts binds to. */
 export const VFIO_PCI = "vfio-pci";
@@ -109,7 +109,7 @@ export function bindSteps(state: BindingState, driver = VFIO_PCI): BindStep[] {
  */
 export async function planBind(sysfs: Sysfs, devices: readonly string[]): Promise<BindPlan> {
   if (devices.length === 0) throw new VfioUsageError("name at least one PCI device");
-  const requested = new Set(devices.map(parsePciAddress));
+  const requested = new Set<string>(devices.map(parsePciAddress));
   const groups: number[] = [];
   for (const address of requested) {
     const { group } = await readBindingState(sysfs, address);

@@ -5,20 +5,7 @@
  */
 import { VfioProtocolError, VfioUsageError } from "../api/errors.js";
 import type { Sysfs } from "../api/sysfs.js";
-
-/** "0000:01:00.0": domain, bus, device, function, as sysfs names PCI devices. */
-const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/;
-
-/**
- * Normalises a user-given PCI address ("01:00.0" gets domain 0000; case folded).
- * @throws VfioUsageError for anything else.
- */
-export function parsePciAddress(text: string): string {
-  const lower = text.trim().toLowerCase();
-  const full = /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(lower) ? `0000:${lower}` : lower;
-  if (!PCI_ADDRESS.test(full)) throw new VfioUsageError(`'${text}' is not a PCI address (expected e.g. 0000:01:00.0)`);
-  return full;
-}
+import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "./viability.js";
 
 /** sysfs paths of a device and of the PCI bus. */
 export const pciPaths = {
@@ -104,7 +91,6 @@ export function isBridge(classCode: number): boolean {
 }
 
 /**
- * Drivers that leave a device usable by VFIO in the same group: their pci_driver sets
- * driver_managed_dma, so they claim no DMA ownership (Linux 5.19+, iommu_device_use_default_domain).
+ * Drivers that leave a group viable (driver_managed_dma in Linux 6.1; see viability.ts).
  */
-export const VIABLE_DRIVERS: ReadonlySet<string> = new Set(["vfio-pci", "pci-stub", "pcieport"]);
+export const VIABLE_DRIVERS: ReadonlySet<string> = DRIVER_MANAGED_DMA_LINUX_6_1;

@@ -27,9 +27,11 @@ export interface EduSuiteOptions {
   /** Skip every test, with this reason (no backend here). */
   readonly skip?: string | false;
   readonly timeoutMs?: number;
-  /** Whether this backend can map BAR0 (false for an MMIO model served over vfio-user): skips the mapped variant. */
+  /** Run the INTx variant (default true); false where the backend does not route INTx. */
+  readonly intx?: boolean;
+  /** Whether this backend can map BAR0 (false for an MMIO model served over vfio-user): skips the mapped variants. */
   readonly mappableBar0?: boolean;
-  /** Whether interrupts can reach the driver (false over a vfio-user transport without fds): skips the MSI tests. */
+  /** Whether interrupts can reach the driver (false over a vfio-user transport without fds): skips the MSI and INTx tests. */
   readonly interrupts?: boolean;
 }
 
@@ -39,10 +41,12 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
   for (const variant of [
     { name: "mapped BAR0, MSI", mmap: true, completion: "msi" as const },
     { name: "region read/write, polling", mmap: false, completion: "poll" as const },
+    // INTx through region read/write, so that the variant also runs where BAR0 cannot be mapped.
+    ...(options.intx === false ? [] : [{ name: "region read/write, INTx", mmap: false, completion: "intx" as const }]),
   ]) {
     const unavailable =
       (variant.mmap && options.mappableBar0 === false && "BAR0 is not mmap-able on this backend") ||
-      (variant.completion === "msi" && options.interrupts === false && "no interrupts on this backend");
+      (variant.completion !== "poll" && options.interrupts === false && "no interrupts on this backend");
     describe(`edu driver on ${backend} (${variant.name})`, { skip: skip || unavailable }, () => {
       const start = async (t: { after(fn: () => Promise<void>): void }): Promise<{ driver: EduDriver; target: EduTarget }> => {
         const target = await open();
@@ -93,6 +97,8 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
         assert.deepEqual(demo.writeToUnmapped, { completed: true, memoryChanged: false });
         assert.deepEqual(demo.readFromUnmapped, { completed: true, deviceBuffer: "zeros" });
         assert.equal(demo.blocked, true);
+        await assert.rejects(driver.demonstrateIommu(1n << 28n), { code: "ERANGE" });
+        await assert.rejects(driver.demonstrateIommu(driver.bufferIova), { code: "EINVAL" });
         if (target.faults) {
           assert.deepEqual(target.faults(), [["write", demo.unmappedIova], ["read", demo.unmappedIova]]);
         }

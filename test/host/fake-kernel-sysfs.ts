@@ -19,6 +19,8 @@ export interface FakeDevice {
   readonly driver?: string | null;
   readonly override?: string | null;
   readonly bootVga?: boolean;
+  /** "vendor:device", default "8086:100e". */
+  readonly id?: string;
 }
 
 const errno = (name: "ENODEV" | "ENOENT" | "EBUSY" | "EINVAL" | "EIO" | "ENOTDIR"): number => errnoValue(name);
@@ -61,7 +63,9 @@ export class FakeKernelSysfs implements Sysfs {
     this.devices.set(d.address, { native: d.nativeDriver ?? null, override: d.override ?? null, classCode: Number.parseInt(classCode, 16) });
     this.dirs.add(base);
     this.files.set(`${base}/class`, `${classCode}\n`);
-    this.files.set(`${base}/vendor`, "0x8086\n");
+    const [vendor, device] = (d.id ?? "8086:100e").split(":");
+    this.files.set(`${base}/vendor`, `0x${vendor}\n`);
+    this.files.set(`${base}/device`, `0x${device}\n`);
     if (d.bootVga !== undefined) this.files.set(`${base}/boot_vga`, d.bootVga ? "1\n" : "0\n");
     this.links.set(`${base}/iommu_group`, `../../../kernel/iommu_groups/${d.group}`);
     this.dirs.add(`kernel/iommu_groups/${d.group}/devices`);

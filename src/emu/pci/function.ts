@@ -54,6 +54,8 @@ export class PciFunction {
       dmaAliasDevfns?: readonly number[];
       /** PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS: a PCIe-to-PCI bridge without a PCIe capability. */
       pcieBridgeAlias?: boolean;
+      resetMethod?: "bus" | "flr" | "none";
+      irq?: number;
     } = {},
   ) {
     this.address = formatBdf(bdf);
@@ -61,7 +63,14 @@ export class PciFunction {
     this.secondaryBus = options.secondaryBus;
     this.dmaAliasDevfns = options.dmaAliasDevfns ?? [];
     this.pcieBridgeAlias = options.pcieBridgeAlias ?? false;
+    this.resetMethod = options.resetMethod;
+    this.irq = options.irq;
   }
+
+  /** The reset method known from the real machine, if given (else the machine derives it). */
+  readonly resetMethod: "bus" | "flr" | "none" | undefined;
+  /** The legacy IRQ number sysfs shows, if given. */
+  readonly irq: number | undefined;
 
   readonly dmaAliasDevfns: readonly number[];
   readonly pcieBridgeAlias: boolean;

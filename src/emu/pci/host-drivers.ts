@@ -50,6 +50,26 @@ export const knownHostDrivers: Readonly<Record<string, HostDriver>> = {
   lpc_ich: { name: "lpc_ich", matchesId: ids(0x8086, [0x2918]), overrideOnly: false, driverManagedDma: false, probe: () => 0 },
   i801_smbus: { name: "i801_smbus", matchesId: ids(0x8086, [0x2930]), overrideOnly: false, driverManagedDma: false, probe: () => 0 },
   "bochs-drm": { name: "bochs-drm", matchesId: ids(0x1234, [0x1111]), overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  // drivers/virtio/virtio_pci_common.c: vendor 1af4, devices 0x1000-0x107f.
+  "virtio-pci": {
+    name: "virtio-pci",
+    matchesId: (fn) => fn.model.identity.vendorId === 0x1af4 && fn.model.identity.deviceId >= 0x1000 && fn.model.identity.deviceId <= 0x107f,
+    overrideOnly: false,
+    driverManagedDma: false,
+    probe: () => 0,
+  },
+  // drivers/pci/hotplug/shpchp_core.c: matches every PCI-PCI bridge; its probe declines when the
+  // firmware keeps SHPC hotplug (as on the test guest, where the bridge stays unbound).
+  shpchp: { name: "shpchp", matchesId: byClass(0x060400), overrideOnly: false, driverManagedDma: false, probe: () => errnoValue("ENODEV") },
+  // Built-in drivers present on the guest that match none of the emulated devices.
+  serial: { name: "serial", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  "8250_mid": { name: "8250_mid", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  "8250_pericom": { name: "8250_pericom", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  "agpgart-intel": { name: "agpgart-intel", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  "agpgart-sis": { name: "agpgart-sis", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  "agpgart-via": { name: "agpgart-via", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  iosf_mbi_pci: { name: "iosf_mbi_pci", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
+  "xen-platform-pci": { name: "xen-platform-pci", matchesId: () => false, overrideOnly: false, driverManagedDma: false, probe: () => 0 },
   // drivers/pci/pci-stub.c: override-only in practice (no ids unless given), driver_managed_dma set.
   "pci-stub": { name: "pci-stub", matchesId: () => false, overrideOnly: false, driverManagedDma: true, probe: () => 0 },
 };

@@ -28,6 +28,15 @@ export interface FunctionSpec {
   readonly dmaAliasDevfns?: readonly number[];
   /** Quirk: a PCIe-to-PCI bridge without a PCIe capability (PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS). */
   readonly pcieBridgeAlias?: boolean;
+  /**
+   * The reset method Linux finds (sysfs reset_method), where it is known from the real machine;
+   * otherwise it is derived: a secondary bus reset when the function is alone behind a bridge.
+   */
+  readonly resetMethod?: "bus" | "flr" | "none";
+  /** The legacy IRQ Linux routes the pin to (sysfs irq), where known. */
+  readonly irq?: number;
+  /** driver_override set before drivers probe at boot (as the test guest's /init leaves it). */
+  readonly driverOverride?: string;
 }
 
 /** IORESOURCE_* flags as /sys/.../resource prints them (include/linux/ioport.h). */
@@ -139,7 +148,10 @@ export function buildTopology(specs: readonly FunctionSpec[]): PciFunction[] {
       ...(spec.secondaryBus !== undefined ? { secondaryBus: spec.secondaryBus } : {}),
       ...(spec.dmaAliasDevfns ? { dmaAliasDevfns: spec.dmaAliasDevfns } : {}),
       ...(spec.pcieBridgeAlias ? { pcieBridgeAlias: true } : {}),
+      ...(spec.resetMethod ? { resetMethod: spec.resetMethod } : {}),
+      ...(spec.irq !== undefined ? { irq: spec.irq } : {}),
     });
+    fn.driverOverride = spec.driverOverride;
     built.set(spec.address, fn);
   }
   const bySecondary = new Map<number, PciFunction>();

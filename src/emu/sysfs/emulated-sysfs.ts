@@ -89,16 +89,20 @@ function render(machine: Machine): Extract<Node, { kind: "dir" }> {
     const f = (name: string, content: string, write?: (value: string) => Promise<void> | void) => d.entries.set(name, file(content, write));
     f("vendor", `${hex(id.vendorId, 4)}\n`);
     f("device", `${hex(id.deviceId, 4)}\n`);
-    f("subsystem_vendor", `${hex(fn.isBridge ? 0 : id.subsystemVendorId, 4)}\n`);
-    f("subsystem_device", `${hex(fn.isBridge ? 0 : id.subsystemId, 4)}\n`);
+    f("subsystem_vendor", `${hex(id.subsystemVendorId, 4)}\n`);
+    f("subsystem_device", `${hex(id.subsystemId, 4)}\n`);
     f("class", `${hex(id.classCode, 6)}\n`);
     f("revision", `${hex(id.revision, 2)}\n`);
-    f("irq", `${fn.model.intxPin ? fn.config.read(0x3c, 1) : 0}\n`);
-    f("enable", fn.driver ? "1\n" : "0\n");
+    f("irq", `${fn.irq ?? (fn.model.intxPin ? fn.config.read(0x3c, 1) : 0)}\n`);
+    // pci_enable_device() count: bridges are enabled at boot; vfio-pci enables only while open.
+    const vdev = machine.vfioDevices.get(fn);
+    const enabled = fn.isBridge || (fn.driver !== undefined && (fn.driver !== "vfio-pci" || (vdev?.openCount ?? 0) > 0));
+    f("enable", enabled ? "1\n" : "0\n");
     f("numa_node", "-1\n");
     f("modalias", modalias(fn));
     f("local_cpulist", "0-1\n");
-    f("reset_method", machine.canReset(fn) ? "bus\n" : "");
+    const reset = machine.resetMethodOf(fn);
+    if (reset) f("reset_method", `${reset}\n`);
     f("resource", fn.resources.concat(Array(7).fill({ start: 0n, size: 0n, flags: 0 })).slice(0, 13).map((r) => {
       const end = r.size ? r.start + r.size - 1n : 0n;
       const h = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;
@@ -109,6 +113,7 @@ function render(machine: Machine): Extract<Node, { kind: "dir" }> {
       if (value.length >= 4096) throw new SysfsWriteError("EINVAL");
       const v = value.endsWith("\n") ? value.slice(0, -1) : value;
       fn.driverOverride = v.length ? v : undefined;
+      machine.generation++;
     });
     d.entries.set("iommu_group", link(relative(path, ["kernel", "iommu_groups", String(fn.groupId)])));
     d.entries.set("iommu", link(relative(path, ["devices", "virtual", "iommu", "dmar0"])));
@@ -229,24 +234,35 @@ function lookup(root: Extract<Node, { kind: "dir" }>, components: readonly strin
   return node;
 }
 
-/** The Sysfs of `machine`: each call renders the current state. */
+const cache = new WeakMap<Machine, { generation: number; tree: Extract<Node, { kind: "dir" }> }>();
+
+/** The tree for the machine's current state, rendered again only after something it shows changed. */
+function tree(machine: Machine): Extract<Node, { kind: "dir" }> {
+  const hit = cache.get(machine);
+  if (hit && hit.generation === machine.generation) return hit.tree;
+  const rendered = render(machine);
+  cache.set(machine, { generation: machine.generation, tree: rendered });
+  return rendered;
+}
+
+/** The Sysfs of `machine`: reads show its current state; writes act on it. */
 export function renderSysfs(machine: Machine): Sysfs {
   return {
     description: `emulated machine (${machine.description})`,
     async read(path) {
-      const node = resolve(render(machine), path, true);
+      const node = resolve(tree(machine), path, true);
       return node?.kind === "file" ? node.read() : undefined;
     },
     async list(path) {
-      const node = resolve(render(machine), path, true);
+      const node = resolve(tree(machine), path, true);
       return node?.kind === "dir" ? [...node.entries.keys()].sort() : undefined;
     },
     async readlink(path) {
-      const node = resolve(render(machine), path, false);
+      const node = resolve(tree(machine), path, false);
       return node?.kind === "link" ? node.target : undefined;
     },
     async write(path, value) {
-      const node = resolve(render(machine), path, true);
+      const node = resolve(tree(machine), path, true);
       const fail = (name: ErrnoName) => new VfioSystemError("sysfs write", errnoValue(name), "emulated", path);
       if (!node) throw fail("ENOENT");
       if (node.kind === "dir") throw fail("EISDIR");

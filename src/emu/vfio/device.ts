@@ -77,7 +77,10 @@ export class EmulatedDevice implements VfioDevice {
     this.closed = true;
     for (const m of [...this.mappings]) m.unmap();
     this.vdev.openCount--;
-    if (this.vdev.openCount === 0) this.vdev.disable();
+    if (this.vdev.openCount === 0) {
+      this.vdev.disable();
+      this.machine.generation++; // sysfs "enable" changes
+    }
     this.onClose();
     if (this.vdev.openCount === 0) this.machine.deviceClosed(this.vdev);
   }

@@ -68,7 +68,10 @@ export class EmulatedGroup implements Group {
     }
     this.core.containerUsers++;
     vdev.openCount++;
-    if (vdev.openCount === 1) vdev.enable();
+    if (vdev.openCount === 1) {
+      vdev.enable();
+      this.machine.generation++; // sysfs "enable" changes
+    }
     const device = new EmulatedDevice(vdev, this.machine, () => this.deviceClosed(device));
     this.devices.add(device);
     return device;

@@ -39,8 +39,10 @@ export function type1CheckExtension(extension: number, iommu: Type1Iommu | undef
     case VFIO_TYPE1v2_IOMMU:
     case VFIO_TYPE1_NESTING_IOMMU:
     case VFIO_UNMAP_ALL:
-    case VFIO_UPDATE_VADDR:
       return 1;
+    case VFIO_UPDATE_VADDR:
+      // Offered only by an open type1 (and not with emulated mdev devices, which have none here).
+      return iommu ? 1 : 0;
     case VFIO_DMA_CC_IOMMU:
       // Needs every domain to enforce cache coherency; the emulated VT-d, like QEMU's without
       // snoop control, does not, so this is 0 even with an IOMMU set.

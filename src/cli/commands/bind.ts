@@ -1,0 +1,157 @@
+/**
+ * `vfio bind <device…> [--dry-run] [--force] [--persist]`: moves devices, and every member of
+ * their IOMMU groups that needs it, to vfio-pci, after the safety checks; prints the plan
+ * first; journals each device so `vfio restore` undoes it.
+ */
+import { parseArgs } from "node:util";
+import { VfioUsageError } from "../../api/errors.js";
+import { executeBind } from "../../host/bind-executor.js";
+import { formatStep, planBind, type BindPlan, type BindStep } from "../../host/bind-plan.js";
+import { checkDevices, checkGroupsClosed, type SafetyFinding } from "../../host/safety-checks.js";
+import type { Sysfs } from "../../api/sysfs.js";
+import type { Journal } from "../../host/journal.js";
+import { executePersist, formatPersistAction, planPersist, readPciId, type PersistDevice } from "../../host/persist.js";
+import { defaultBindingDeps, shownPath, type BindingDeps } from "../binding-deps.js";
+import type { Command, CommandIo } from "../command.js";
+
+const usage = `usage: vfio bind <device>... [--dry-run] [--force] [--persist] [--timeout <ms>]
+                 [--sysfs <dir>] [--journal <file>]
+
+Binds each device, and every other member of its IOMMU group that would keep the group from
+being viable, to vfio-pci: for each, driver_override, unbind, drivers_probe, and a check of
+the driver link. Bridges and devices on pci-stub or pcieport stay as they are.
+
+Before any write it refuses, naming what it found, unless --force: a network interface of
+a device that is up, has addresses or routes; a block device that is mounted, swap, or under
+LVM/MD/dm; the boot VGA device or a framebuffer; a group that a VFIO user has open.
+
+  --dry-run        print the plan and every sysfs write, in order, and change nothing
+  --force          go on despite the safety findings
+  --persist        also keep the binding across reboots: driverctl override files where
+                   driverctl is installed, else /etc/modprobe.d/vfio-ts.conf (by device ID)
+                   and the initramfs configuration; 'vfio unpersist' undoes it
+  --timeout <ms>   limit for each write and check (default 10000)
+  --sysfs <dir>    act on this sysfs tree instead of /sys (a fixture, the emulated machine)
+  --journal <file> the journal (default /run/vfio-ts/journal.json)
+
+A failure part-way puts every device already touched back on its driver.
+Undo with 'vfio restore'.`;
+
+/** The plan, as the user reads it before anything happens. */
+export function formatPlan(plan: BindPlan, sysfs: Sysfs): string {
+  const lines: string[] = [];
+  for (const group of plan.groups) {
+    lines.push(`IOMMU group ${group}:`);
+    for (const m of plan.members.filter((member) => member.group === group)) {
+      lines.push(`  ${m.address}  ${m.action.padEnd(13)}  ${m.reason}${m.requested ? "" : " (not named, but in the group)"}`);
+    }
+  }
+  lines.push(plan.steps.length === 0 ? "Nothing to do." : "Steps:");
+  plan.steps.forEach((step, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${formatShownStep(step, sysfs)}`));
+  return `${lines.join("\n")}\n`;
+}
+
+/** formatStep with the sysfs root in front of paths. */
+export function formatShownStep(step: BindStep, sysfs: Sysfs): string {
+  return "path" in step ? formatStep({ ...step, path: shownPath(sysfs, step.path) }) : formatStep(step);
+}
+
+/** Prints findings; resolves true when the command may go on. */
+export function reportFindings(findings: readonly SafetyFinding[], force: boolean, dryRun: boolean, io: CommandIo): boolean {
+  if (findings.length === 0) return true;
+  for (const f of findings) io.stderr.write(`${force ? "warning" : "refused"}: ${f.message}\n`);
+  if (force) return true;
+  if (dryRun) {
+    io.stderr.write("(a real run refuses until these are dealt with, or with --force)\n");
+    return true;
+  }
+  return false;
+}
+
+/** The devices --persist covers: every member that ends on vfio-pci, with the host driver it had. */
+async function persistDevices(plan: BindPlan, journal: Journal, sysfs: Sysfs): Promise<PersistDevice[]> {
+  const entries = await journal.entries();
+  const out: PersistDevice[] = [];
+  for (const m of plan.members) {
+    if (m.action === "stays") continue;
+    const hostDriver = m.action === "bind" ? m.driver : entries.find((e) => e.address === m.address && e.sysfs === sysfs.description)?.previousDriver ?? null;
+    out.push({ address: m.address, id: await readPciId(sysfs, m.address), hostDriver });
+  }
+  return out;
+}
+
+export function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms <= 0) throw new VfioUsageError(`--timeout wants a positive number of milliseconds, not '${text}'`);
+  return ms;
+}
+
+export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
+  return {
+    name: "bind",
+    summary: "bind devices (and their IOMMU groups) to vfio-pci, safely and reversibly",
+    usage,
+    async run(args, io) {
+      const { values, positionals } = (() => {
+        try {
+          return parseArgs({
+            args: [...args], allowPositionals: true, strict: true,
+            options: {
+              "dry-run": { type: "boolean" }, force: { type: "boolean" }, persist: { type: "boolean" },
+              timeout: { type: "string" }, sysfs: { type: "string" }, journal: { type: "string" },
+            },
+          });
+        } catch (error) {
+          throw new VfioUsageError((error as Error).message.split("\n")[0]!);
+        }
+      })();
+      const dryRun = values["dry-run"] === true;
+      const force = values.force === true;
+      const stepTimeoutMs = parseTimeout(values.timeout);
+      if (values.persist && values.sysfs !== undefined) {
+        throw new VfioUsageError("--persist changes this host's boot configuration; it does not go with --sysfs");
+      }
+      const sysfs = deps.openSysfs(values.sysfs);
+      const plan = await planBind(sysfs, positionals);
+      io.stdout.write(formatPlan(plan, sysfs));
+      const moving = plan.members.filter((m) => m.action === "bind").map((m) => m.address);
+      const findings = [
+        ...(await checkDevices(sysfs, deps.probe, moving)),
+        ...(await checkGroupsClosed(deps.probe, plan.groups, deps.devRoot)),
+      ];
+      if (!reportFindings(findings, force, dryRun, io)) {
+        io.stderr.write(`vfio bind: refused (${findings.length} finding${findings.length === 1 ? "" : "s"}); nothing was changed. --force overrides.\n`);
+        return 1;
+      }
+      const journal = deps.openJournal(values.journal);
+      const persisting = values.persist ? await persistDevices(plan, journal, sysfs) : [];
+      const persistPlan = values.persist ? await planPersist(deps.openConfigFs(), sysfs, persisting, { force }) : undefined;
+      if (persistPlan) {
+        io.stdout.write(`Persist (${persistPlan.method}):\n`);
+        for (const action of persistPlan.actions) io.stdout.write(`  ${formatPersistAction(action, deps.openConfigFs().root)}\n`);
+      }
+      if (dryRun) return 0;
+      if (plan.steps.length > 0) {
+        io.stdout.write("Running:\n");
+        await executeBind(plan, {
+          sysfs, journal, loadModule: deps.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+          onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
+        });
+        io.stdout.write(`Bound ${moving.join(", ")} to vfio-pci; 'vfio restore' puts them back (journal: ${journal.description}).\n`);
+      }
+      if (persistPlan) {
+        try {
+          await executePersist(deps.openConfigFs(), persistPlan, deps.runCommand);
+        } catch (error) {
+          io.stderr.write(`vfio bind: bound, but not persisted: ${error instanceof Error ? error.message : String(error)}\n`);
+          return 1;
+        }
+        io.stdout.write("Persisted: the binding comes back at boot; 'vfio unpersist' stops that.\n");
+      }
+      return 0;
+    },
+  };
+}
+
+export const bind = bindCommand();

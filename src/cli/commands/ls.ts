@@ -1,0 +1,103 @@
+/**
+ * `vfio ls`: IOMMU groups and their devices (address, name, class, driver, viable or not).
+ * Without an active IOMMU it says so in one line and still lists the PCI devices.
+ */
+import type { IommuStatus } from "../../host/iommu-status.js";
+import { readInventory, type Inventory } from "../../host/inventory.js";
+import type { PciIds } from "../../host/pci-ids.js";
+import type { Command } from "../command.js";
+import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
+import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
+import { formatTable, styleFor, type Style } from "../style.js";
+
+function iommuLine(iommu: IommuStatus, style: Style): string {
+  if (!iommu.active) return style.yellow(`No IOMMU is active: ${iommu.inactiveReason}.`);
+  const units = iommu.units.length > 0 ? ` (${iommu.units.map((u) => u.name).join(", ")})` : "";
+  const ir = iommu.interruptRemapping === "enabled" ? "interrupt remapping on" : iommu.interruptRemapping === "disabled" ? style.red("interrupt remapping off") : "interrupt remapping unknown";
+  return `IOMMU active${units}: ${iommu.groupCount} group${iommu.groupCount === 1 ? "" : "s"}, ${ir}.`;
+}
+
+function render(inventory: Inventory, ids: PciIds, style: Style): string {
+  const lines = [iommuLine(inventory.iommu, style), ""];
+  const rows: string[][] = [];
+  if (inventory.groups.length > 0) {
+    rows.push(["GROUP", "VIABLE", "DEVICE", "IDS", "CLASS", "NAME", "DRIVER"].map(style.bold));
+    for (const { group, viability, devices } of inventory.groups) {
+      const verdict = viability.viable ? style.green("yes") : style.red("no");
+      let first = true;
+      for (const member of group.members) {
+        const device = devices.find((d) => d.address === member.name);
+        const blocks = viability.blockers.includes(member);
+        const driver = member.driver === undefined ? "-" : blocks ? style.red(`${member.driver} (claims DMA)`) : member.driver;
+        rows.push([
+          first ? String(group.id) : "",
+          first ? verdict : "",
+          member.name,
+          device ? deviceIds(device) : "-",
+          device ? className(device, ids) : "-",
+          device ? deviceName(device, ids) : "(not PCI)",
+          driver,
+        ]);
+        first = false;
+      }
+    }
+  }
+  if (inventory.ungrouped.length > 0) {
+    // Without groups the group columns say nothing: leave them out.
+    const withGroups = rows.length > 0;
+    if (withGroups) rows.push([]);
+    else rows.push(["DEVICE", "IDS", "CLASS", "NAME", "DRIVER"].map(style.bold));
+    for (const d of inventory.ungrouped) {
+      const row = [d.address, deviceIds(d), className(d, ids), deviceName(d, ids), d.driver ?? "-"];
+      rows.push(withGroups ? ["-", "-", ...row] : row);
+    }
+  }
+  lines.push(rows.length > 0 ? formatTable(rows) : "No PCI devices.");
+  const blocked = inventory.groups.filter((g) => !g.viability.viable);
+  if (blocked.length > 0) {
+    lines.push("");
+    for (const g of blocked) {
+      const who = g.viability.blockers.map((b) => `${b.name} (${b.driver})`).join(", ");
+      lines.push(`Group ${g.group.id} is not viable: ${who} claim${g.viability.blockers.length === 1 ? "s" : ""} kernel DMA; 'vfio check ${g.group.id}' says how to fix it.`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function json(inventory: Inventory, ids: PciIds): unknown {
+  return {
+    iommu: inventory.iommu,
+    groups: inventory.groups.map(({ group, viability, devices }) => ({
+      id: group.id,
+      type: group.type ?? null,
+      name: group.name ?? null,
+      viable: viability.viable,
+      blockers: viability.blockers.map((b) => ({ device: b.name, driver: b.driver })),
+      members: group.members.map((m) => ({ name: m.name, driver: m.driver ?? null })),
+      devices: devices.map((d) => deviceJson(d, ids)),
+    })),
+    devices: inventory.devices.map((d) => deviceJson(d, ids)),
+  };
+}
+
+/** `vfio ls`. */
+export const lsCommand: Command = {
+  name: "ls",
+  summary: "list IOMMU groups and their devices, viable or not",
+  usage: [
+    "usage: vfio ls [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "",
+    "Lists IOMMU groups and their PCI devices: address, ids, class, name, driver, and whether",
+    "each group is viable for VFIO (no member bound to a driver that claims kernel DMA, as",
+    "Linux 6.1 decides). Without an active IOMMU, says why and lists the PCI devices.",
+    "",
+    "options:",
+    HOST_OPTIONS_USAGE,
+  ].join("\n"),
+  async run(args, io) {
+    const options = await parseHostOptions("ls", args, { min: 0, max: 0, name: "argument" });
+    const inventory = await readInventory(options.env);
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds)) : render(inventory, options.pciIds, styleFor(io)));
+    return 0;
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * `vfio restore [<device…>] [--dry-run] [--force]`: puts journalled devices back on the driver
+ * (and driver_override) they had before `vfio bind`.
+ */
+import { parseArgs } from "node:util";
+import { VfioUsageError } from "../../api/errors.js";
+import { executeRestore } from "../../host/bind-executor.js";
+import { restoreSteps } from "../../host/bind-plan.js";
+import { parsePciAddress } from "../../host/pci-address.js";
+import { checkGroupsClosed } from "../../host/safety-checks.js";
+import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
+import type { Command } from "../command.js";
+import { formatShownStep, parseTimeout, reportFindings } from "./bind.js";
+
+const usage = `usage: vfio restore [<device>...] [--dry-run] [--force] [--timeout <ms>]
+                    [--sysfs <dir>] [--journal <file>]
+
+Puts each device that 'vfio bind' moved (all of them, or those named) back on the driver and
+driver_override it had, as the journal recorded them. Refuses, unless --force, while a VFIO
+user has the device's group open.
+
+  --dry-run        print every sysfs write, in order, and change nothing
+  --force          go on even though a group is open
+  --timeout <ms>   limit for each write and check (default 10000)
+  --sysfs <dir>    act on this sysfs tree instead of /sys
+  --journal <file> the journal (default /run/vfio-ts/journal.json)`;
+
+export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command {
+  return {
+    name: "restore",
+    summary: "put devices bound by 'vfio bind' back on their original drivers",
+    usage,
+    async run(args, io) {
+      const { values, positionals } = (() => {
+        try {
+          return parseArgs({
+            args: [...args], allowPositionals: true, strict: true,
+            options: {
+              "dry-run": { type: "boolean" }, force: { type: "boolean" }, timeout: { type: "string" },
+              sysfs: { type: "string" }, journal: { type: "string" },
+            },
+          });
+        } catch (error) {
+          throw new VfioUsageError((error as Error).message.split("\n")[0]!);
+        }
+      })();
+      const dryRun = values["dry-run"] === true;
+      const stepTimeoutMs = parseTimeout(values.timeout);
+      const sysfs = deps.openSysfs(values.sysfs);
+      const journal = deps.openJournal(values.journal);
+      const ours = (await journal.entries()).filter((e) => e.sysfs === sysfs.description);
+      const wanted = positionals.map((p) => parsePciAddress(p) as string);
+      for (const address of wanted) {
+        if (!ours.some((e) => e.address === address)) {
+          throw new VfioUsageError(`${address} is not in the journal (${journal.description}): vfio-ts did not bind it`, "ENOENT");
+        }
+      }
+      const entries = wanted.length === 0 ? ours : ours.filter((e) => wanted.includes(e.address));
+      if (entries.length === 0) {
+        io.stdout.write("Nothing to restore: the journal holds no device for this sysfs.\n");
+        return 0;
+      }
+      const groups = [...new Set(entries.map((e) => e.group))];
+      const findings = await checkGroupsClosed(deps.probe, groups, deps.devRoot);
+      if (!reportFindings(findings, values.force === true, dryRun, io)) {
+        io.stderr.write("vfio restore: refused; nothing was changed. Close the VFIO user first, or --force.\n");
+        return 1;
+      }
+      if (dryRun) {
+        for (const entry of entries) {
+          io.stdout.write(`${entry.address} -> ${entry.previousDriver ?? "no driver"}:\n`);
+          for (const step of await restoreSteps(sysfs, entry)) io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`);
+        }
+        return 0;
+      }
+      const outcome = await executeRestore(entries, {
+        sysfs, journal, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+        onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
+      });
+      for (const address of outcome.restored) {
+        const entry = entries.find((e) => e.address === address)!;
+        io.stdout.write(`Restored ${address} to ${entry.previousDriver ?? "no driver"}.\n`);
+      }
+      for (const { address, error } of outcome.failed) {
+        io.stderr.write(`vfio restore: ${address}: ${error instanceof Error ? error.message : String(error)} (still in the journal)\n`);
+      }
+      return outcome.failed.length === 0 ? 0 : 1;
+    },
+  };
+}
+
+export const restore = restoreCommand();

@@ -1,0 +1,35 @@
+/**
+ * vfio-ts host: inspection of a Linux host for VFIO (PCI devices, IOMMU groups, viability,
+ * readiness). Talks only to the api's `Sysfs` and `HostEnvironment`, so it reads a live
+ * machine, a captured fixture, or the emulated machine alike. May import api/ only; node:fs
+ * only in node-sysfs.ts, node-host-environment.ts and pci-ids.ts. Follows serialport's
+ * "captured OS output as fixtures" and zod's "diagnostics as data".
+ */
+export * from "./pci-address.js";
+export * from "./pci-ids.js";
+export * from "./pci-class-names.js";
+export * from "./pci-devices.js";
+export * from "./iommu-groups.js";
+export * from "./viability.js";
+export * from "./kernel-command-line.js";
+export * from "./kernel-release.js";
+export * from "./read-error.js";
+export * from "./sysfs-attribute.js";
+export * from "./iommu-status.js";
+export * from "./memlock-limit.js";
+export * from "./process-identity.js";
+export * from "./fix-action.js";
+export * from "./diagnose.js";
+export * from "./inventory.js";
+export * from "./dev-vfio-list.js";
+export * from "./node-sysfs.js";
+export * from "./node-host-environment.js";
+export * from "./sysfs-only-environment.js";
+export * from "./binding-state.js";
+export * from "./bind-plan.js";
+export * from "./bind-executor.js";
+export * from "./journal.js";
+export * from "./host-probe.js";
+export * from "./safety-checks.js";
+export * from "./passthrough.js";
+export * from "./persist.js";

@@ -1,0 +1,46 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nodeHostProbe } from "../../src/host/host-probe.js";
+
+function fakeProc(t: { after(fn: () => void): void }): string {
+  const proc = mkdtempSync(join(tmpdir(), "vfio-proc-"));
+  t.after(() => rmSync(proc, { recursive: true, force: true }));
+  mkdirSync(join(proc, "net"));
+  mkdirSync(join(proc, "self"));
+  writeFileSync(join(proc, "net/route"),
+    "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n" +
+    "eth0\t00000000\t0102A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth0\t0002A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\nlo\t0000007F\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n");
+  writeFileSync(join(proc, "net/ipv6_route"),
+    "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth1\n");
+  writeFileSync(join(proc, "self/mountinfo"),
+    "22 1 259:1 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p1 rw\n23 22 0:21 / /proc rw shared:2 - proc proc rw\n");
+  writeFileSync(join(proc, "swaps"), "Filename\tType\tSize\tUsed\tPriority\n/nonexistent/swapfile\tfile\t1024\t0\t-2\n");
+  mkdirSync(join(proc, "4242/fd"), { recursive: true });
+  writeFileSync(join(proc, "4242/comm"), "qemu-system-x86\n");
+  symlinkSync("/dev/vfio/7", join(proc, "4242/fd/12"));
+  symlinkSync("/dev/null", join(proc, "4242/fd/0"));
+  mkdirSync(join(proc, "99/fd"), { recursive: true });
+  return proc;
+}
+
+test("nodeHostProbe() counts IPv4 and IPv6 routes per interface", async (t) => {
+  const probe = nodeHostProbe(fakeProc(t));
+  assert.equal(await probe.interfaceRoutes("eth0"), 2);
+  assert.equal(await probe.interfaceRoutes("eth1"), 1);
+  assert.equal(await probe.interfaceRoutes("eth9"), 0);
+});
+
+test("nodeHostProbe() reads mounted major:minor from mountinfo and skips vanished swap files", async (t) => {
+  const probe = nodeHostProbe(fakeProc(t));
+  assert.deepEqual([...(await probe.mountedDevices())], ["259:1", "0:21"]);
+  assert.deepEqual([...(await probe.swapDevices())], []);
+});
+
+test("nodeHostProbe() finds the process holding a path open", async (t) => {
+  const probe = nodeHostProbe(fakeProc(t));
+  assert.deepEqual(await probe.openers("/dev/vfio/7"), ["4242 (qemu-system-x86)"]);
+  assert.deepEqual(await probe.openers("/dev/vfio/8"), []);
+});
