@@ -31,6 +31,7 @@ export class ServerSession implements RequestContext, DeviceBinding {
   readonly dma: DmaWindows;
   clientCaps: Capabilities | undefined;
   readonly serverCaps: Capabilities;
+  irqType: "none" | "intx" | "msi" | "msix" = "none";
   readonly #transport: Transport;
   #twin: Transport | undefined;
   readonly #socket: SocketLibc;
@@ -240,6 +241,7 @@ export class ServerSession implements RequestContext, DeviceBinding {
     this.dma.stopLogging();
     this.dma.removeAll();
     for (const index of [...this.#irqs.keys()]) this.clearIrqs(index);
+    this.irqType = "none";
     for (const pending of this.#pending.values()) pending.reject(new DmaFaultError(0n, "read", "not-mapped"));
     this.#pending.clear();
     this.#finish(error);
