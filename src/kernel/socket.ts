@@ -25,9 +25,6 @@ export const MSG_NOSIGNAL = 0x4000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const SHUT_RDWR = 2;
 export const POLLOUT = 0x4;
-export const F_GETFL = 3;
-export const F_SETFL = 4;
-export const O_NONBLOCK = 0o4000;
 /** Most fds one SCM_RIGHTS message may carry (include/net/scm.h SCM_MAX_FD). */
 export const SCM_MAX_FD = 253;
 
@@ -95,8 +92,6 @@ export interface SocketLibc {
   write(fd: number, data: Uint8Array): number;
   /** poll(2) with timeout 0: whether a write to `fd` would not block now. */
   writableNow(fd: number): boolean;
-  /** Sets O_NONBLOCK on `fd`'s open file description (fcntl F_GETFL/F_SETFL); 0 or -errno. */
-  setNonBlocking(fd: number): number;
   /** Watches `fd` on the event loop; `callback` runs while an awaited event holds. */
   watch(fd: number, callback: (events: SocketEvents) => void): SocketWatch;
 }
@@ -129,8 +124,6 @@ function createSocketLibc(): SocketLibc {
   const shutdown = lib.func("int shutdown(int fd, int how)");
   const close = lib.func("int close(int fd)");
   const write = lib.func("intptr_t write(int fd, const void *buf, size_t count)");
-  // fcntl is variadic; the fixed-arity form with an int third argument is ABI-safe on x86-64.
-  const fcntl = lib.func("fcntl", "int", ["int", "int", "int"]);
   const poll = lib.func("int poll(_Inout_ void *fds, unsigned long nfds, int timeout)");
   const pollfd = new Int16Array(new ArrayBuffer(128), 0, 4);
   const ok = (result: number | bigint): number => (Number(result) < 0 ? -errno() : Number(result));
@@ -235,11 +228,6 @@ function createSocketLibc(): SocketLibc {
       pollfd[3] = 0;
       const n = poll(pollfd, 1, 0) as number;
       return n === 1 && (pollfd[3]! & POLLOUT) !== 0;
-    },
-    setNonBlocking(fd) {
-      const flags = ok(fcntl(fd, F_GETFL, 0) as number);
-      if (flags < 0) return flags;
-      return ok(fcntl(fd, F_SETFL, flags | O_NONBLOCK) as number);
     },
     watch(fd, callback) {
       let handle: Koffi.node.PollHandle | undefined;

@@ -20,6 +20,7 @@ import {
 } from "../api/constants.js";
 import { VFIO_USER_F_NO_REPLY, VFIO_USER_F_TYPE_COMMAND, VFIO_USER_F_TYPE_MASK } from "../abi/vfio-user/header.js";
 import { VfioUserCommand } from "../abi/vfio-user/command.js";
+import { encodeCapChain, encodeRegionCap } from "../abi/cap-chain.js";
 import {
   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START, VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
   VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
@@ -314,21 +315,28 @@ function regionInfo(ctx: RequestContext, message: Message, fds: number[]): Reply
   // VGA exists only on VGA devices and vfio-pci answers EINVAL for it on others; libvfio-user
   // answers size 0, and its sample client fails on an error here, so answer as it does.
   if (!region) throw refuse(`no region ${req.index}`);
-  // A memory BAR is its own memfd, mapped from offset 0, and goes with the reply (one fd, as
-  // libvfio-user sends it). A register region has no fd: its offset is index << 40, as
-  // vfio-pci lays regions out, and means nothing to a client. No region has capabilities:
-  // a memory BAR is mmap-able whole, so no sparse-mmap cap is needed.
-  const replyFds = region.fd !== undefined && ctx.canPassFds ? [region.fd] : [];
+  // A memory BAR is its own memfd, mapped from offset 0, described as libvfio-user describes
+  // an mmap-able region: a sparse-mmap capability (here one area, the whole BAR) and exactly
+  // one fd. The fd goes only with a reply large enough for the capabilities: a shorter argsz
+  // gets the size needed, flags without CAPS, and no fd, which is what libvfio-user's sample
+  // client relies on (its first, 32-byte request accepts no fds and fails with EFAULT on one).
+  // A register region has no fd: its offset is index << 40, as vfio-pci lays regions out.
+  const mappable = region.fd !== undefined && ctx.canPassFds;
+  const caps = mappable
+    ? encodeCapChain([encodeRegionCap({ id: 1, kind: "sparse-mmap", version: 1, areas: [{ offset: 0n, size: region.size }] })], regionInfoLayout.size)
+    : new Uint8Array(0);
+  const needed = regionInfoLayout.size + caps.byteLength;
+  const full = req.argsz >= needed;
   const reply = regionInfoLayout.encode({
-    argsz: regionInfoLayout.size,
-    flags: (replyFds.length > 0 ? region.flags : region.flags & ~VFIO_REGION_INFO_FLAG_MMAP) & ~VFIO_REGION_INFO_FLAG_CAPS,
+    argsz: needed,
+    flags: (mappable ? region.flags | (caps.byteLength > 0 && full ? VFIO_REGION_INFO_FLAG_CAPS : 0) : region.flags & ~VFIO_REGION_INFO_FLAG_MMAP) & ~(full ? 0 : VFIO_REGION_INFO_FLAG_CAPS),
     index: req.index,
-    capOffset: 0,
+    capOffset: mappable && full ? regionInfoLayout.size : 0,
     size: region.size,
     offset: region.fd !== undefined ? 0n : BigInt(req.index) << REGION_OFFSET_SHIFT,
   });
   // The fd stays the device's: sendmsg gives the client its own copy.
-  return { bytes: encodeReply(message.header, reply), fds: replyFds };
+  return { bytes: full ? encodeReply(message.header, reply, caps) : encodeReply(message.header, reply), fds: mappable && full ? [region.fd!] : [] };
 }
 
 /** Region bounds, count limit (max_data_xfer_size) and overflow. */
