@@ -18,3 +18,4 @@ export * from "./vfio/iommu-info.js";
 export * from "./vfio/info-cap.js";
 export * from "./vfio/hot-reset.js";
 export * from "./vfio/layouts.js";
+export * as vfioUser from "./vfio-user/index.js";

@@ -21,6 +21,13 @@ export interface BarSpec {
   readonly size: bigint;
   readonly kind: "memory32" | "memory64" | "io";
   readonly prefetchable: boolean;
+  /**
+   * The BAR is plain memory (a framebuffer, a shared window), not registers: the host owns
+   * the bytes, answers accesses from them, may let a client map them (vfio-user: a region
+   * offered with an fd), and gives the model the same bytes through DeviceHost.barMemory.
+   * Models whose BARs are registers leave it unset; barRead/barWrite are not called for it.
+   */
+  readonly memory?: boolean;
 }
 
 export type AccessSize = 1 | 2 | 4 | 8;
@@ -56,6 +63,8 @@ export interface DeviceHost {
   raiseIrq(vector: number): void;
   /** Deasserts INTx for `vector` (MSI is edge-triggered: nothing to do). */
   lowerIrq(vector: number): void;
+  /** The bytes of a BAR declared `memory`, where the host supports memory BARs. */
+  barMemory?(bar: number): Uint8Array | undefined;
 }
 
 /** Why a DMA was blocked. */

@@ -3,6 +3,7 @@
  * when known.
  */
 import type { PciDevice } from "../host/pci-devices.js";
+import { builtinPciClassName } from "../host/pci-class-names.js";
 import type { PciIds } from "../host/pci-ids.js";
 
 const hex = (value: number, digits: number) => value.toString(16).padStart(digits, "0");
@@ -12,16 +13,16 @@ export function deviceIds(device: PciDevice): string {
   return `${hex(device.vendorId, 4)}:${hex(device.deviceId, 4)}`;
 }
 
-/** "Ethernet controller", or "class 020000" without pci.ids. */
+/** "Ethernet controller": from pci.ids, else the built-in names, else "class 020000". */
 export function className(device: PciDevice, ids: PciIds): string {
-  return ids.className(device.classCode) ?? `class ${hex(device.classCode, 6)}`;
+  return ids.className(device.classCode) ?? builtinPciClassName(device.classCode) ?? `class ${hex(device.classCode, 6)}`;
 }
 
-/** "Intel Corporation 82540EM Gigabit Ethernet Controller", or the ids without pci.ids. */
+/** "Intel Corporation 82540EM Gigabit Ethernet Controller", or "-" without pci.ids (the ids are shown beside it). */
 export function deviceName(device: PciDevice, ids: PciIds): string {
   const vendor = ids.vendor(device.vendorId);
   const name = ids.device(device.vendorId, device.deviceId);
-  if (vendor === undefined) return deviceIds(device);
+  if (vendor === undefined) return "-";
   return name === undefined ? `${vendor} device ${hex(device.deviceId, 4)}` : `${vendor} ${name}`;
 }
 
@@ -34,7 +35,7 @@ export function deviceJson(device: PciDevice, ids: PciIds): Record<string, unkno
     classCode: hex(device.classCode, 6),
     vendorName: ids.vendor(device.vendorId) ?? null,
     deviceName: ids.device(device.vendorId, device.deviceId) ?? null,
-    className: ids.className(device.classCode) ?? null,
+    className: ids.className(device.classCode) ?? builtinPciClassName(device.classCode) ?? null,
     driver: device.driver ?? null,
     driverOverride: device.driverOverride ?? null,
     iommuGroup: device.iommuGroup ?? null,

@@ -106,7 +106,7 @@ export function eduFactorial(n: number): number {
 /**
  * QEMU 7.2's edu_check_range: [start, start+count) must lie in the buffer with the END also
  * strictly inside it, so a transfer that reaches the buffer's last byte is refused (an
- * off-by-one QEMU fixed in 9.0; 7.2 is what the guest tests run). count 0 is refused too.
+ * off-by-one QEMU fixed upstream in 2024; Debian's 7.2 is what the guest tests run). count 0 is refused too.
  */
 export function eduRangeOk(start: bigint, count: bigint): boolean {
   const end1 = BigInt.asUintN(64, start + count);

@@ -15,6 +15,8 @@ import {
   VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
+  VFIO_IRQ_SET_ACTION_UNMASK,
+  VFIO_PCI_INTX_IRQ_INDEX,
   VFIO_PCI_MSI_IRQ_INDEX,
 } from "../api/constants.js";
 import { VfioError, VfioUsageError } from "../api/errors.js";
@@ -56,13 +58,20 @@ export const EDU_MAX_TRANSFER = DMA_BUFFER_SIZE - 1;
 export const EDU_DMA_LIMIT = 1n << 28n;
 
 export interface EduDriverOptions {
-  /** Wait for completions by MSI (default) or by polling the busy bits. */
-  readonly completion?: "msi" | "poll";
+  /**
+   * Wait for completions by MSI (default), by INTx (level-triggered: vfio-pci masks it when it
+   * fires, the driver unmasks it after acknowledging the device), or by polling the busy bits.
+   * Where the device offers no vector of that kind the driver polls.
+   */
+  readonly completion?: EduCompletion;
   /** Map BAR0 where the backend can (default true), else region read/write. */
   readonly mmap?: boolean;
   /** How long to wait for the device, in ms (default 5000: QEMU's DMA takes 100 ms of guest time, slower under TCG). */
   readonly timeoutMs?: number;
 }
+
+/** How the driver learns that the device finished. */
+export type EduCompletion = "msi" | "intx" | "poll";
 
 export interface EduIdentity {
   /** The identification register, 0xRRrr00ed. */
@@ -101,7 +110,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 /**
  * A driver bound to one edu device. `EduDriver.open()` enables it; `close()` releases what the
- * driver acquired (MSI, its notifier, the BAR mapping, its DMA buffer) and turns bus mastering
+ * driver acquired (its interrupt, its notifier, the BAR mapping, its DMA buffer) and turns bus mastering
  * off. The device itself stays open: whoever opened it closes it.
  *
  * @example
@@ -113,8 +122,8 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
  */
 export class EduDriver implements AsyncDisposable {
   readonly identity: EduIdentity;
-  /** How completions are awaited: "msi" when asked for and the device offers an MSI vector. */
-  readonly completion: "msi" | "poll";
+  /** How completions are awaited: as asked where the device offers that interrupt, else "poll". */
+  readonly completion: EduCompletion;
   readonly timeoutMs: number;
   private closed = false;
 
@@ -123,18 +132,20 @@ export class EduDriver implements AsyncDisposable {
     private readonly bar: BarAccess,
     private readonly buffer: DmaBuffer,
     private readonly notifier: EventNotifier | undefined,
+    /** VFIO_PCI_MSI_IRQ_INDEX or VFIO_PCI_INTX_IRQ_INDEX while an interrupt is routed. */
+    private readonly irqIndex: number | undefined,
     identity: EduIdentity,
     timeoutMs: number,
   ) {
     this.identity = identity;
-    this.completion = notifier ? "msi" : "poll";
+    this.completion = irqIndex === VFIO_PCI_MSI_IRQ_INDEX ? "msi" : irqIndex === VFIO_PCI_INTX_IRQ_INDEX ? "intx" : "poll";
     this.timeoutMs = timeoutMs;
   }
 
   /**
    * Checks that `device` is an edu, enables memory decoding and bus mastering (config region,
    * PCI_COMMAND), maps BAR0, allocates a page of DMA memory below the 28-bit DMA limit, and
-   * routes MSI vector 0 to a notifier (VFIO_DEVICE_SET_IRQS, MSI index, eventfd trigger).
+   * routes MSI vector 0 or INTx to a notifier (VFIO_DEVICE_SET_IRQS, ACTION_TRIGGER with an eventfd).
    * Undoes what it did if any step fails.
    */
   static async open(device: VfioDevice, dma: DmaSpace, options: EduDriverOptions = {}): Promise<EduDriver> {
@@ -154,25 +165,22 @@ export class EduDriver implements AsyncDisposable {
       const buffer = await dma.allocate(DMA_BUFFER_SIZE, { limit: EDU_DMA_LIMIT });
       undo.push(() => buffer.free());
       let notifier: EventNotifier | undefined;
-      if ((options.completion ?? "msi") === "msi") {
-        const msi = await device.irqInfo(VFIO_PCI_MSI_IRQ_INDEX);
-        if (msi.count >= 1) {
+      let irqIndex: number | undefined;
+      const completion = options.completion ?? "msi";
+      if (completion !== "poll") {
+        const index = completion === "msi" ? VFIO_PCI_MSI_IRQ_INDEX : VFIO_PCI_INTX_IRQ_INDEX;
+        if ((await device.irqInfo(index)).count >= 1) {
           notifier = device.createNotifier();
           const n = notifier;
           undo.push(() => n.close());
-          await device.setIrqs({
-            flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-            index: VFIO_PCI_MSI_IRQ_INDEX,
-            start: 0,
-            count: 1,
-            notifiers: [n],
-          });
-          undo.push(() => disableMsi(device));
+          await device.setIrqs({ flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start: 0, count: 1, notifiers: [n] });
+          undo.push(() => disableIrq(device, index));
+          irqIndex = index;
           // Interrupt on every factorial: the driver acknowledges each one.
           await bar.write32(REG.status, STATUS_IRQ_FACT);
         }
       }
-      return new EduDriver(device, bar, buffer, notifier, { id, major: id >>> 24, minor: (id >>> 16) & 0xff }, options.timeoutMs ?? 5000);
+      return new EduDriver(device, bar, buffer, notifier, irqIndex, { id, major: id >>> 24, minor: (id >>> 16) & 0xff }, options.timeoutMs ?? 5000);
     } catch (error) {
       for (const step of undo.reverse()) {
         try {
@@ -216,17 +224,17 @@ export class EduDriver implements AsyncDisposable {
   }
 
   /**
-   * Raises interrupt `bits` through the raise register and waits for it (MSI), then
+   * Raises interrupt `bits` through the raise register and waits for it (MSI or INTx), then
    * acknowledges it. Resolves with the interrupt status the device showed.
    */
   async raiseInterrupt(bits = 0x1000): Promise<number> {
     this.ensureOpen();
-    if (!this.notifier) throw new VfioUsageError("no MSI vector routed: open with completion \"msi\"", "ENOTSUP");
+    if (!this.notifier) throw new VfioUsageError("no interrupt routed: open with completion \"msi\" or \"intx\"", "ENOTSUP");
     const seen = this.waitIrq("raised interrupt");
     await this.bar.write32(REG.irqRaise, bits);
     await seen;
     const status = await this.bar.read32(REG.irqStatus);
-    await this.bar.write32(REG.irqAck, status);
+    await this.acknowledge(status);
     return status;
   }
 
@@ -260,6 +268,10 @@ export class EduDriver implements AsyncDisposable {
   async demonstrateIommu(unmappedIova: bigint = EDU_DMA_LIMIT - 4096n, length = 256): Promise<EduIommuDemo> {
     this.ensureOpen();
     checkTransfer(0, length);
+    if (unmappedIova < 0n || unmappedIova + BigInt(length) > EDU_DMA_LIMIT) {
+      // Above the 28-bit DMA mask edu truncates the address (edu_clamp_addr): it would not be this IOVA.
+      throw new VfioUsageError(`IOVA 0x${unmappedIova.toString(16)} is beyond edu's 28-bit DMA mask`, "ERANGE");
+    }
     if (unmappedIova < this.buffer.iova + BigInt(this.buffer.size) && unmappedIova + BigInt(length) > this.buffer.iova) {
       throw new VfioUsageError(`IOVA 0x${unmappedIova.toString(16)} is the driver's own buffer`, "EINVAL");
     }
@@ -318,7 +330,7 @@ export class EduDriver implements AsyncDisposable {
   }
 
   /**
-   * Starts an operation and waits for it: by MSI (then acknowledging `irqBit`), or by polling
+   * Starts an operation and waits for it: by interrupt (then acknowledging `irqBit`), or by polling
    * `done`. Either way `done` decides: a stale or shared interrupt only means "look again".
    */
   private async run(what: string, irqBit: number, start: () => Promise<void>, done: () => Promise<boolean>): Promise<void> {
@@ -331,7 +343,7 @@ export class EduDriver implements AsyncDisposable {
         if (await done()) break;
         irq = this.waitIrq(what, deadline - Date.now());
       }
-      await this.bar.write32(REG.irqAck, irqBit);
+      await this.acknowledge(irqBit);
       return;
     }
     await start();
@@ -343,7 +355,19 @@ export class EduDriver implements AsyncDisposable {
     }
   }
 
-  /** The next MSI, or ETIMEDOUT. The pending next() is always observed, so a close() later cannot leave an unhandled rejection. */
+  /**
+   * Clears `bits` in the device's interrupt status. With INTx the line then drops (edu lowers
+   * it when no bit is left), and only then is the vector unmasked: vfio-pci masked it when it
+   * fired (VFIO_IRQ_INFO_AUTOMASKED), and unmasking a line still asserted fires it again.
+   */
+  private async acknowledge(bits: number): Promise<void> {
+    await this.bar.write32(REG.irqAck, bits);
+    if (this.irqIndex === VFIO_PCI_INTX_IRQ_INDEX) {
+      await this.device.setIrqs({ flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, index: VFIO_PCI_INTX_IRQ_INDEX, start: 0, count: 1 });
+    }
+  }
+
+  /** The next interrupt, or ETIMEDOUT. The pending next() is always observed, so a close() later cannot leave an unhandled rejection. */
   private waitIrq(what: string, ms = this.timeoutMs): Promise<void> {
     const notifier = this.notifier!;
     const signal = notifier.next();
@@ -355,7 +379,7 @@ export class EduDriver implements AsyncDisposable {
     return Promise.race([signal.then(() => {}), timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Releases MSI, the notifier, the DMA buffer and the BAR mapping; clears bus mastering. Idempotent. */
+  /** Releases the interrupt, the notifier, the DMA buffer and the BAR mapping; clears bus mastering. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -369,7 +393,7 @@ export class EduDriver implements AsyncDisposable {
     };
     if (this.notifier) {
       await attempt(() => this.bar.write32(REG.status, 0));
-      await attempt(() => disableMsi(this.device));
+      await attempt(() => disableIrq(this.device, this.irqIndex!));
       await attempt(() => this.notifier!.close());
     }
     // Stop the device reaching memory before the memory goes away.
@@ -407,7 +431,7 @@ function checkTransfer(offset: number, length: number): void {
   }
 }
 
-/** VFIO_DEVICE_SET_IRQS with DATA_NONE, ACTION_TRIGGER and count 0: disables the MSI index. */
-async function disableMsi(device: VfioDevice): Promise<void> {
-  await device.setIrqs({ flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index: VFIO_PCI_MSI_IRQ_INDEX, start: 0, count: 0 });
+/** VFIO_DEVICE_SET_IRQS with DATA_NONE, ACTION_TRIGGER and count 0: disables the interrupt index. */
+async function disableIrq(device: VfioDevice, index: number): Promise<void> {
+  await device.setIrqs({ flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, start: 0, count: 0 });
 }

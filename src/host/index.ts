@@ -7,6 +7,7 @@
  */
 export * from "./pci-address.js";
 export * from "./pci-ids.js";
+export * from "./pci-class-names.js";
 export * from "./pci-devices.js";
 export * from "./iommu-groups.js";
 export * from "./viability.js";

@@ -59,14 +59,14 @@ export class KernelEventNotifier implements EventNotifier {
   onSignal(listener: (count: bigint) => void): void {
     this.#assertOpen("onSignal");
     this.#listeners.push(listener);
-    this.#updateWatch();
+    if (this.#listeners.length === 1) this.#updateWatch();
   }
 
   next(): Promise<bigint> {
     if (this.closed) return Promise.reject(closedError());
     return new Promise<bigint>((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
-      this.#updateWatch();
+      if (this.#waiters.length === 1 && this.#listeners.length === 0) this.#updateWatch();
     });
   }
 
@@ -76,18 +76,13 @@ export class KernelEventNotifier implements EventNotifier {
    */
   take(): bigint {
     this.#assertOpen("take");
-    let total = 0n;
-    // A non-semaphore eventfd returns the whole count in one read; loop to EAGAIN anyway so a
-    // signal racing the read is not left to re-trigger the level-triggered poll spuriously.
-    for (;;) {
-      const result = this.#libc.read(this.#fd, this.#bytes);
-      if (result === 8) {
-        total += this.#buffer[0]!;
-        continue;
-      }
-      if (result === -errnoValue("EAGAIN")) return total;
-      throw new VfioSystemError("eventfd", result < 0 ? -result : errnoValue("EIO"), "syscall", `eventfd ${this.#fd}`);
-    }
+    // A non-semaphore eventfd returns its whole count in one read and resets it (eventfd(2)), so
+    // one read drains it; a signal racing in after it leaves the fd readable, and the
+    // level-triggered poll simply calls again.
+    const result = this.#libc.read(this.#fd, this.#bytes);
+    if (result === 8) return this.#buffer[0]!;
+    if (result === -errnoValue("EAGAIN")) return 0n;
+    throw new VfioSystemError("eventfd", result < 0 ? -result : errnoValue("EIO"), "syscall", `eventfd ${this.#fd}`);
   }
 
   close(): void {
@@ -140,10 +135,12 @@ export class KernelEventNotifier implements EventNotifier {
     }
     if (count === 0n) return;
     const waiters = this.#waiters;
-    this.#waiters = [];
+    if (waiters.length > 0) this.#waiters = [];
     for (const waiter of waiters) waiter.resolve(count);
-    for (const listener of [...this.#listeners]) listener(count);
-    if (!this.closed) this.#updateWatch();
+    const listeners = this.#listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(count);
+    // Re-arming costs an epoll_ctl: only stop the watch when nobody waits any more.
+    if (waiters.length > 0 && listeners.length === 0 && !this.closed) this.#updateWatch();
   }
 }
 

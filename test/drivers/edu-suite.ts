@@ -27,6 +27,12 @@ export interface EduSuiteOptions {
   /** Skip every test, with this reason (no backend here). */
   readonly skip?: string | false;
   readonly timeoutMs?: number;
+  /** Run the INTx variant (default true); false where the backend does not route INTx. */
+  readonly intx?: boolean;
+  /** Whether this backend can map BAR0 (false for an MMIO model served over vfio-user): skips the mapped variants. */
+  readonly mappableBar0?: boolean;
+  /** Whether interrupts can reach the driver (false over a vfio-user transport without fds): skips the MSI and INTx tests. */
+  readonly interrupts?: boolean;
 }
 
 export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, options: EduSuiteOptions = {}): void {
@@ -35,8 +41,13 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
   for (const variant of [
     { name: "mapped BAR0, MSI", mmap: true, completion: "msi" as const },
     { name: "region read/write, polling", mmap: false, completion: "poll" as const },
+    // INTx through region read/write, so that the variant also runs where BAR0 cannot be mapped.
+    ...(options.intx === false ? [] : [{ name: "region read/write, INTx", mmap: false, completion: "intx" as const }]),
   ]) {
-    describe(`edu driver on ${backend} (${variant.name})`, { skip }, () => {
+    const unavailable =
+      (variant.mmap && options.mappableBar0 === false && "BAR0 is not mmap-able on this backend") ||
+      (variant.completion !== "poll" && options.interrupts === false && "no interrupts on this backend");
+    describe(`edu driver on ${backend} (${variant.name})`, { skip: skip || unavailable }, () => {
       const start = async (t: { after(fn: () => Promise<void>): void }): Promise<{ driver: EduDriver; target: EduTarget }> => {
         const target = await open();
         let driver: EduDriver | undefined;
@@ -86,6 +97,8 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
         assert.deepEqual(demo.writeToUnmapped, { completed: true, memoryChanged: false });
         assert.deepEqual(demo.readFromUnmapped, { completed: true, deviceBuffer: "zeros" });
         assert.equal(demo.blocked, true);
+        await assert.rejects(driver.demonstrateIommu(1n << 28n), { code: "ERANGE" });
+        await assert.rejects(driver.demonstrateIommu(driver.bufferIova), { code: "EINVAL" });
         if (target.faults) {
           assert.deepEqual(target.faults(), [["write", demo.unmappedIova], ["read", demo.unmappedIova]]);
         }
@@ -101,7 +114,7 @@ export function eduDriverSuite(backend: string, open: () => Promise<EduTarget>, 
     });
   }
 
-  describe(`edu driver interrupts on ${backend}`, { skip }, () => {
+  describe(`edu driver interrupts on ${backend}`, { skip: skip || (options.interrupts === false && "no interrupts on this backend") }, () => {
     test("raiseInterrupt() receives the MSI and acknowledges it", async (t) => {
       const target = await open();
       let driver: EduDriver | undefined;

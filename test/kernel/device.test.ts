@@ -5,10 +5,10 @@ import {
   PCI_CAP_ID_MSI, PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_DEVICE_ID, PCI_VENDOR_ID,
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_NORESIZE, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ,
-  VFIO_REGION_INFO_FLAG_WRITE,
+  VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_CAPS, PCI_CAP_ID_MSIX,
 } from "../../src/api/constants.js";
 import { enableMemoryAndBusMaster, listCapabilities, readConfig } from "../../src/api/pci-config.js";
-import { EDU, NVME, edu, open, skip, waitFor } from "./guest.js";
+import { EDU, NVME, edu, open, quietEdu, skip, waitFor } from "./guest.js";
 
 const RW = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 
@@ -62,6 +62,7 @@ test("BAR0 through mmap: identification, liveness inverse, factorial", { skip },
   const { device } = await open(t);
   await enableMemoryAndBusMaster(device);
   const bar = await device.mapRegion(0);
+  quietEdu(bar);
   assert.equal(bar.size, 1 << 20);
   assert.equal(bar.read32(edu.ID), 0x010000ed);
   bar.write32(edu.LIVENESS, 0x12345678);
@@ -104,17 +105,28 @@ test("IRQ info: INTx maskable and automasked, MSI one vector, no MSI-X, no ERR i
   await assert.rejects(device.irqInfo(5), { code: "EINVAL" });
 });
 
-test("reset: EINVAL on the edu (no FLR or PM reset), and succeeds on the NVMe where VFIO_DEVICE_FLAGS_RESET is set", { skip }, async (t) => {
+test("reset: EINVAL on the edu (no FLR or PM reset); on the NVMe it resets the controller's registers", { skip }, async (t) => {
   const { device } = await open(t, EDU);
   await assert.rejects(device.reset(), { code: "EINVAL", op: "VFIO_DEVICE_RESET" });
   const nvme = await open(t, NVME);
-  const info = await nvme.device.info();
-  if ((info.flags & VFIO_DEVICE_FLAGS_RESET) === 0) {
-    await assert.rejects(nvme.device.reset(), { code: "EINVAL" });
-    return;
-  }
+  assert.equal((await nvme.device.info()).flags & VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_RESET);
   await enableMemoryAndBusMaster(nvme.device);
+  const bar = await nvme.device.mapRegion(0, 0n, 0x1000n);
+  // NVMe base spec §3.1: CC (0x14) and INTMS (0x0c), both cleared by a controller reset.
+  bar.write32(0x14, 0x00460000);
+  bar.write32(0x0c, 1);
+  assert.equal(bar.read32(0x14), 0x00460000);
   await nvme.device.reset();
-  // A function reset clears the Command register (PCIe Base Spec §6.6.2).
-  assert.equal((await readConfig(nvme.device, PCI_COMMAND, 2)) & PCI_COMMAND_MASTER, 0);
+  assert.equal(bar.read32(0x14), 0);
+  assert.equal(bar.read32(0x0c), 0);
+});
+
+test("region capabilities: the NVMe's BAR0 holds the MSI-X table and says it is mappable anyway (MSIX_MAPPABLE)", { skip }, async (t) => {
+  const { device } = await open(t, NVME);
+  const bar0 = await device.regionInfo(0);
+  assert.equal(bar0.flags, RW | VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS);
+  assert.deepEqual(bar0.caps, [{ id: 3, kind: "msix-mappable", version: 1 }]);
+  const whole = await device.mapRegion(0);
+  assert.equal(BigInt(whole.size), bar0.size);
+  assert.ok(await listCapabilities(device).then((caps) => caps.some((c) => c.id === PCI_CAP_ID_MSIX)));
 });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD } from "../../src/api/constants.js";
 import { enableMemoryAndBusMaster } from "../../src/api/pci-config.js";
 import type { RegionMapping } from "../../src/api/device.js";
-import { EDU, edu, kernelLog, open, skip, sleep, waitFor } from "./guest.js";
+import { edu, kernelLog, open, quietEdu, skip, sleep, waitFor } from "./guest.js";
 
 const LENGTH = 1024; // QEMU 7.2's edu stops the guest on a transfer reaching its buffer's last byte.
 
@@ -21,6 +21,7 @@ test("DMA both ways: memory → edu → memory through IOVAs below the edu's 28-
   const { device, dma } = await open(t);
   await enableMemoryAndBusMaster(device);
   const bar = await device.mapRegion(0);
+  quietEdu(bar);
   const buffer = await dma.allocate(8192);
   assert.ok(buffer.iova + BigInt(buffer.size) <= edu.DMA_LIMIT, `IOVA 0x${buffer.iova.toString(16)}`);
   for (let i = 0; i < LENGTH; i++) buffer.bytes[i] = (i * 7 + 3) & 0xff;
@@ -34,6 +35,7 @@ test("a DMA that completes raises its MSI (interrupt status 0x100)", { skip }, a
   const { device, dma } = await open(t);
   await enableMemoryAndBusMaster(device);
   const bar = await device.mapRegion(0);
+  quietEdu(bar);
   const notifier = device.createNotifier();
   await device.setIrqs({ flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index: 1, start: 0, count: 1, notifiers: [notifier] });
   const buffer = await dma.allocate(4096);
@@ -49,6 +51,7 @@ test("a DMA to an IOVA that is no longer mapped writes nothing, and the DMAR uni
   const { device, container, system } = await open(t);
   await enableMemoryAndBusMaster(device);
   const bar = await device.mapRegion(0);
+  quietEdu(bar);
   const memory = system.allocateMemory(4096);
   const iova = 0x3456000n;
   await container.mapDma({ flags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, vaddr: memory.vaddr, iova, size: 4096n });
@@ -66,6 +69,7 @@ test("a buffer mapped read-only for the device cannot be written by it", { skip 
   const { device, dma } = await open(t);
   await enableMemoryAndBusMaster(device);
   const bar = await device.mapRegion(0);
+  quietEdu(bar);
   const source = await dma.allocate(4096);
   source.bytes.fill(0x77, 0, LENGTH);
   await transfer(bar, source.iova, edu.BUFFER, false);
@@ -73,5 +77,4 @@ test("a buffer mapped read-only for the device cannot be written by it", { skip 
   readOnly.bytes.fill(0x33);
   await transfer(bar, edu.BUFFER, readOnly.iova, true);
   assert.ok(readOnly.bytes.every((b) => b === 0x33));
-  void EDU;
 });

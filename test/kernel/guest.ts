@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { basename } from "node:path";
 import { openDevice, type OpenedDevice } from "../../src/api/open-device.js";
+import type { RegionMapping } from "../../src/api/device.js";
 import { KernelSystem } from "../../src/kernel/system.js";
 import type { KernelContainer } from "../../src/kernel/container.js";
 import type { KernelDevice } from "../../src/kernel/device.js";
@@ -58,6 +59,15 @@ export const edu = {
   DMA_LIMIT: 1n << 28n,
 } as const;
 
+/**
+ * Puts an edu back in a quiet state: the edu has no reset (VFIO_DEVICE_RESET is EINVAL), so a
+ * test that failed half-way can leave an interrupt raised or the factorial-interrupt bit set.
+ */
+export function quietEdu(bar: RegionMapping): void {
+  bar.write32(edu.STATUS, 0);
+  bar.write32(edu.IRQ_ACK, bar.read32(edu.IRQ_STATUS));
+}
+
 /** Opens a device with a fresh KernelSystem; everything is closed after the test. */
 export async function open(t: { after(fn: () => Promise<void> | void): void }, address = EDU): Promise<OpenedKernelDevice> {
   const system = new KernelSystem();
@@ -83,9 +93,9 @@ export function openFdCount(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
-/** Lines of /proc/self/maps: one per mapping. */
-export function mappingCount(): number {
-  return readFileSync("/proc/self/maps", "utf8").split("\n").filter(Boolean).length;
+/** Lines of /proc/self/maps (one per mapping), all of them or those matching `only`. */
+export function mappingCount(only?: RegExp): number {
+  return readFileSync("/proc/self/maps", "utf8").split("\n").filter((line) => line && (!only || only.test(line))).length;
 }
 
 /** VmLck in bytes: memory locked by this process (VFIO pins count here). */

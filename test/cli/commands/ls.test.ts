@@ -88,3 +88,17 @@ test("vfio ls on the Linux 6.1 guest capture names every group and member, and t
   assert.match(stdout, /0000:01:02\.0 +8086:100e +Ethernet controller +Intel Corporation 82540EM Gigabit Ethernet Controller +e1000 \(claims DMA\)/);
   assert.match(stdout, /Group 2 is not viable: 0000:01:02\.0 \(e1000\)/);
 });
+
+test("vfio ls without pci.ids names classes from the built-in table and leaves names out", async () => {
+  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(`${tmpdir()}/vfio-ts-ids-`);
+  try {
+    await writeFile(`${dir}/empty.ids`, "# nothing\n");
+    const { stdout } = await vfio(["ls", "--sysfs", fixturePath("sysfs/guest-q35-e1000-bound"), "--pci-ids", `${dir}/empty.ids`]);
+    assert.match(stdout, /0000:01:02\.0 +8086:100e +Ethernet controller +- +e1000/);
+    assert.match(stdout, /0000:00:04\.0 +1b36:0001 +PCI bridge +- +-/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,268 @@
+/**
+ * `vfio info <device>`: lspci for VFIO. Opens the device through VFIO (container, group, IOMMU,
+ * device fd) and prints what the device fd says: device flags, every region (index, name, size,
+ * offset, flags, capabilities) and every IRQ index (count, flags); `--json` for machines.
+ * `--socket PATH` describes a device served over vfio-user the same way, through the same report.
+ */
+import type { DeviceInfo, IrqInfo, RegionCap, RegionInfo } from "../../api/device-info.js";
+import {
+  VFIO_DEVICE_FLAGS_AMBA, VFIO_DEVICE_FLAGS_AP, VFIO_DEVICE_FLAGS_CAPS, VFIO_DEVICE_FLAGS_CCW, VFIO_DEVICE_FLAGS_CDX,
+  VFIO_DEVICE_FLAGS_FSL_MC, VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_PLATFORM, VFIO_DEVICE_FLAGS_RESET,
+  VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE,
+  VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+  VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_PCI_CONFIG_REGION_INDEX,
+} from "../../api/constants.js";
+import { VfioUsageError, isVfioError } from "../../api/errors.js";
+import { openDevice } from "../../api/open-device.js";
+import type { VfioSystem } from "../../api/vfio-system.js";
+import type { VfioDevice } from "../../api/device.js";
+import { KernelSystem } from "../../kernel/system.js";
+import { VfioUserClient } from "../../user/client.js";
+import type { Command, CommandIo } from "../command.js";
+import { emulatedSystem } from "../emulated.js";
+
+const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
+const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
+
+function flagNames(flags: number, names: readonly (readonly [number, string])[]): string[] {
+  const out = names.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+  const known = names.reduce((all, [bit]) => all | bit, 0);
+  if ((flags & ~known) !== 0) out.push(`0x${(flags & ~known).toString(16)}`);
+  return out;
+}
+
+const DEVICE_FLAGS = [
+  [VFIO_DEVICE_FLAGS_RESET, "reset"], [VFIO_DEVICE_FLAGS_PCI, "pci"], [VFIO_DEVICE_FLAGS_PLATFORM, "platform"],
+  [VFIO_DEVICE_FLAGS_AMBA, "amba"], [VFIO_DEVICE_FLAGS_CCW, "ccw"], [VFIO_DEVICE_FLAGS_AP, "ap"],
+  [VFIO_DEVICE_FLAGS_FSL_MC, "fsl-mc"], [VFIO_DEVICE_FLAGS_CAPS, "caps"], [VFIO_DEVICE_FLAGS_CDX, "cdx"],
+] as const;
+const REGION_FLAGS = [
+  [VFIO_REGION_INFO_FLAG_READ, "read"], [VFIO_REGION_INFO_FLAG_WRITE, "write"],
+  [VFIO_REGION_INFO_FLAG_MMAP, "mmap"], [VFIO_REGION_INFO_FLAG_CAPS, "caps"],
+] as const;
+const IRQ_FLAGS = [
+  [VFIO_IRQ_INFO_EVENTFD, "eventfd"], [VFIO_IRQ_INFO_MASKABLE, "maskable"],
+  [VFIO_IRQ_INFO_AUTOMASKED, "automasked"], [VFIO_IRQ_INFO_NORESIZE, "noresize"],
+] as const;
+
+/** What `vfio info` found, as data (the --json output). */
+export interface DeviceReport {
+  readonly device: string;
+  /** How the device was reached: "vfio" (a group of this host) or "vfio-user 0.2 (capabilities…)". */
+  readonly via: string;
+  /** The IOMMU group and model; absent over vfio-user, which has neither. */
+  readonly group?: number;
+  readonly iommu?: "type1v2" | "type1" | string;
+  /** From config space (region 7), for a PCI device. */
+  readonly identity?: { readonly vendorId: string; readonly deviceId: string; readonly classCode: string; readonly revision: string };
+  readonly flags: number;
+  readonly flagNames: readonly string[];
+  readonly regions: readonly RegionReport[];
+  readonly irqs: readonly IrqReport[];
+}
+export interface RegionReport {
+  readonly index: number;
+  readonly name: string;
+  /** Hex strings: 64-bit values do not fit JSON numbers. */
+  readonly size?: string;
+  readonly offset?: string;
+  readonly flags?: number;
+  readonly flagNames?: readonly string[];
+  readonly caps?: readonly string[];
+  /** The errno code when the kernel gave no info for this index (e.g. VGA on a non-VGA device). */
+  readonly error?: string;
+}
+export interface IrqReport {
+  readonly index: number;
+  readonly name: string;
+  readonly count?: number;
+  readonly flags?: number;
+  readonly flagNames?: readonly string[];
+  readonly error?: string;
+}
+
+function hex(value: bigint): string {
+  return `0x${value.toString(16)}`;
+}
+
+/** One capability in words: "sparse-mmap [0x0+0x2000, 0x3000+0x1000]". */
+export function describeCap(cap: RegionCap): string {
+  switch (cap.kind) {
+    case "sparse-mmap":
+      return `sparse-mmap [${cap.areas.map((a) => `${hex(a.offset)}+${hex(a.size)}`).join(", ")}]`;
+    case "type":
+      return `type ${hex(BigInt(cap.type))}/${hex(BigInt(cap.subtype))}`;
+    case "msix-mappable":
+      return "msix-mappable";
+    case "unknown":
+      return `cap ${cap.id} v${cap.version}`;
+  }
+}
+
+function regionReport(index: number, pci: boolean, result: RegionInfo | Error): RegionReport {
+  const name = pci && index < PCI_REGION_NAMES.length ? PCI_REGION_NAMES[index]! : `region${index}`;
+  if (result instanceof Error) return { index, name, error: isVfioError(result) ? result.code : result.message };
+  return {
+    index, name, size: hex(result.size), offset: hex(result.offset), flags: result.flags,
+    flagNames: flagNames(result.flags, REGION_FLAGS), caps: result.caps.map(describeCap),
+  };
+}
+
+function irqReport(index: number, pci: boolean, result: IrqInfo | Error): IrqReport {
+  const name = pci && index < PCI_IRQ_NAMES.length ? PCI_IRQ_NAMES[index]! : `irq${index}`;
+  if (result instanceof Error) return { index, name, error: isVfioError(result) ? result.code : result.message };
+  return { index, name, count: result.count, flags: result.flags, flagNames: flagNames(result.flags, IRQ_FLAGS) };
+}
+
+/** Asks an open device, whichever backend reached it, everything the report shows. */
+export async function reportDevice(device: VfioDevice, context: Pick<DeviceReport, "device" | "via" | "group" | "iommu">): Promise<DeviceReport> {
+  const info: DeviceInfo = await device.info();
+  const pci = (info.flags & VFIO_DEVICE_FLAGS_PCI) !== 0;
+  const settle = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  const regions: RegionReport[] = [];
+  for (let i = 0; i < info.numRegions; i++) regions.push(regionReport(i, pci, await settle(device.regionInfo(i))));
+  const irqs: IrqReport[] = [];
+  for (let i = 0; i < info.numIrqs; i++) irqs.push(irqReport(i, pci, await settle(device.irqInfo(i))));
+  let identity: DeviceReport["identity"];
+  if (pci && regions[VFIO_PCI_CONFIG_REGION_INDEX]?.error === undefined) {
+    // Vendor, device, revision and class: the first 12 bytes of the type 0 header (PCI Local Bus Spec 3.0 §6.2.1).
+    const b = await device.read(VFIO_PCI_CONFIG_REGION_INDEX, 0n, 12).catch(() => undefined);
+    const h = (v: number, width: number): string => v.toString(16).padStart(width, "0");
+    if (b) identity = { vendorId: h(b[0]! | (b[1]! << 8), 4), deviceId: h(b[2]! | (b[3]! << 8), 4), revision: h(b[8]!, 2), classCode: h(b[9]! | (b[10]! << 8) | (b[11]! << 16), 6) };
+  }
+  return { ...context, ...(identity ? { identity } : {}), flags: info.flags, flagNames: flagNames(info.flags, DEVICE_FLAGS), regions, irqs };
+}
+
+/** Opens `name` on `system` through its group and gathers the report; everything is closed again. */
+export async function inspectDevice(system: VfioSystem, name: string, group?: number): Promise<DeviceReport> {
+  await using opened = await openDevice(system, name, group === undefined ? {} : { group });
+  // await before returning: `await using` closes the device when this function returns.
+  return await reportDevice(opened.device, {
+    device: name,
+    via: "vfio",
+    group: (opened.group as { id: number }).id,
+    iommu: opened.iommu === VFIO_TYPE1v2_IOMMU ? "type1v2" : opened.iommu === VFIO_TYPE1_IOMMU ? "type1" : String(opened.iommu),
+  });
+}
+
+/** Connects to a vfio-user server at `socket` and gathers the report; the connection is closed again. */
+export async function inspectSocket(socket: string, fds: boolean): Promise<DeviceReport> {
+  const client = await VfioUserClient.connect(socket, { fds });
+  try {
+    const caps = client.serverCaps;
+    const via = `vfio-user 0.${client.minor} (max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}, ` +
+      `max_dma_maps ${caps.maxDmaMaps}${caps.writeMultiple ? ", write_multiple" : ""}${client.twinSocket ? ", twin socket" : ""})`;
+    return await reportDevice(client, { device: socket, via });
+  } finally {
+    await client.close();
+  }
+}
+
+function size(hexSize: string): string {
+  const value = BigInt(hexSize);
+  for (const [unit, shift] of [["GiB", 30n], ["MiB", 20n], ["KiB", 10n]] as const) {
+    if (value >= 1n << shift && value % (1n << shift) === 0n) return `${value >> shift} ${unit}`;
+  }
+  return `${value}`;
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")}`.trimEnd()).join("\n");
+}
+
+/** The human-readable report. */
+export function renderReport(report: DeviceReport): string {
+  const lines = [
+    report.group === undefined
+      ? `${report.device}: ${report.via}, flags ${report.flagNames.join(" ") || "none"} (0x${report.flags.toString(16)})`
+      : `${report.device}: group ${report.group}, IOMMU ${report.iommu}, flags ${report.flagNames.join(" ") || "none"} (0x${report.flags.toString(16)})`,
+    ...(report.identity
+      ? [`PCI ${report.identity.vendorId}:${report.identity.deviceId}, class ${report.identity.classCode}, revision ${report.identity.revision}`]
+      : []),
+    "",
+    `regions (${report.regions.length}):`,
+    table([
+      ["index", "name", "size", "offset", "flags", "caps"],
+      ...report.regions.map((r) =>
+        r.error !== undefined
+          ? [String(r.index), r.name, "-", "-", `(${r.error})`, ""]
+          : [String(r.index), r.name, size(r.size!), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
+    ]),
+    "",
+    `irqs (${report.irqs.length}):`,
+    table([
+      ["index", "name", "count", "flags"],
+      ...report.irqs.map((i) =>
+        i.error !== undefined ? [String(i.index), i.name, "-", `(${i.error})`] : [String(i.index), i.name, String(i.count), i.flagNames!.join(",") || "-"]),
+    ]),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+const USAGE = `usage: vfio info <device> [--json] [--group N]
+       vfio info --socket PATH [--json] [--no-fds]
+
+Opens <device> (a PCI address such as 0000:00:03.0, bound to vfio-pci) through VFIO and prints
+the device fd's view of it: device flags, PCI identity, every region (index, name, size, offset,
+flags, capabilities) and every IRQ index (count, flags). Needs access to /dev/vfio.
+With --socket, describes the device a vfio-user server serves on that UNIX socket instead.
+
+  --json         print the report as JSON (64-bit values as hex strings)
+  --emulated     inspect a device of the built-in emulated machine (try 0000:00:03.0)
+  --group N      the IOMMU group, when sysfs cannot tell it
+  --socket PATH  a vfio-user server's socket
+  --no-fds       over vfio-user, pass no file descriptors (message-based paths only)
+`;
+
+/** The command, over a given system (tests pass a scripted one). */
+export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<void> } = () => new KernelSystem()): Command {
+  return {
+    name: "info",
+    summary: "show a device's regions and IRQs as VFIO reports them (lspci for VFIO)",
+    usage: USAGE,
+    async run(args: readonly string[], io: CommandIo): Promise<number> {
+      let json = false;
+      let group: number | undefined;
+      let socket: string | undefined;
+      let fds = true;
+      let emulated = false;
+      const positional: string[] = [];
+      for (let i = 0; i < args.length; i++) {
+        const arg = args[i]!;
+        if (arg === "--json") json = true;
+        else if (arg === "--no-fds") fds = false;
+        else if (arg === "--emulated") emulated = true;
+        else if (arg === "--socket" || arg.startsWith("--socket=")) {
+          socket = arg === "--socket" ? args[++i] : arg.slice("--socket=".length);
+          if (!socket) throw new VfioUsageError("--socket needs the path of a vfio-user server's socket");
+        }
+        else if (arg === "--group") {
+          const value = args[++i];
+          if (value === undefined || !/^\d+$/.test(value)) throw new VfioUsageError("--group needs a group number");
+          group = Number(value);
+        } else if (arg.startsWith("-")) throw new VfioUsageError(`unknown option ${arg}`);
+        else positional.push(arg);
+      }
+      if (socket !== undefined) {
+        if (positional.length > 0) throw new VfioUsageError("give a device address or --socket PATH, not both");
+        const report = await inspectSocket(socket, fds);
+        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+        return 0;
+      }
+      if (positional.length !== 1) throw new VfioUsageError("give exactly one device address (e.g. vfio info 0000:00:03.0)");
+      const name = positional[0]!;
+      if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(name)) throw new VfioUsageError(`'${name}' is not a PCI address (domain:bus:device.function, e.g. 0000:00:03.0)`);
+      // --emulated: the built-in machine, bound as the test guest's /init leaves it.
+      const system = emulated ? emulatedSystem() : makeSystem();
+      try {
+        const report = await inspectDevice(system, name.toLowerCase(), group);
+        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+        return 0;
+      } finally {
+        await system.close?.();
+      }
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// `vfio info` against Linux 6.1 in the test guest (skipped outside it).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { EDU, EDU_NOT_VIABLE, groupOf, skip } from "./guest.js";
+
+const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const vfio = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000 });
+
+test("vfio info shows the edu's BAR0, config space and IRQ indexes as the kernel reports them", { skip }, () => {
+  const result = vfio("info", EDU);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, new RegExp(`^${EDU.replace(/\./g, "\\.")}: group ${groupOf(EDU)}, IOMMU type1v2, flags pci`));
+  assert.match(result.stdout, /0 +BAR0 +1 MiB +0x0 +read,write,mmap/);
+  assert.match(result.stdout, /7 +CONFIG +256 +0x70000000000 +read,write/);
+  assert.match(result.stdout, /8 +VGA .*\(EINVAL\)/);
+  assert.match(result.stdout, /1 +MSI +1 +eventfd,noresize/);
+});
+
+test("vfio info --json parses, and a non-viable group fails in one line naming the e1000 (exit 1)", { skip }, () => {
+  const json = vfio("info", "--json", EDU);
+  assert.equal(json.status, 0, json.stderr);
+  assert.equal(JSON.parse(json.stdout).regions[0].size, "0x100000");
+  const refused = vfio("info", EDU_NOT_VIABLE);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /VFIO_GROUP_SET_CONTAINER .*EPERM.*e1000/);
+  assert.equal(refused.stderr.trim().split("\n").length, 1);
+});
