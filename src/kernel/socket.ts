@@ -24,9 +24,7 @@ export const MSG_DONTWAIT = 0x40;
 export const MSG_NOSIGNAL = 0x4000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const SHUT_RDWR = 2;
-export const F_GETFL = 3;
-export const F_SETFL = 4;
-export const O_NONBLOCK = 0o4000;
+export const POLLOUT = 0x4;
 /** Most fds one SCM_RIGHTS message may carry (include/net/scm.h SCM_MAX_FD). */
 export const SCM_MAX_FD = 253;
 
@@ -92,8 +90,8 @@ export interface SocketLibc {
   close(fd: number): number;
   /** write(2), for signalling eventfds. */
   write(fd: number, data: Uint8Array): number;
-  /** Sets O_NONBLOCK on `fd`'s open file description (fcntl F_GETFL/F_SETFL); 0 or -errno. */
-  setNonBlocking(fd: number): number;
+  /** poll(2) with timeout 0: whether a write to `fd` would not block now. */
+  writableNow(fd: number): boolean;
   /** Watches `fd` on the event loop; `callback` runs while an awaited event holds. */
   watch(fd: number, callback: (events: SocketEvents) => void): SocketWatch;
 }
@@ -126,8 +124,8 @@ function createSocketLibc(): SocketLibc {
   const shutdown = lib.func("int shutdown(int fd, int how)");
   const close = lib.func("int close(int fd)");
   const write = lib.func("intptr_t write(int fd, const void *buf, size_t count)");
-  // fcntl is variadic; the fixed-arity form with an int third argument is ABI-safe on x86-64.
-  const fcntl = lib.func("fcntl", "int", ["int", "int", "int"]);
+  const poll = lib.func("int poll(_Inout_ void *fds, unsigned long nfds, int timeout)");
+  const pollfd = new Int16Array(new ArrayBuffer(128), 0, 4);
   const ok = (result: number | bigint): number => (Number(result) < 0 ? -errno() : Number(result));
   const address = (b: Uint8Array): bigint => BigInt(k.address(b) as unknown as bigint);
 
@@ -223,10 +221,13 @@ function createSocketLibc(): SocketLibc {
     shutdown: (fd, how) => ok(shutdown(fd, how) as number),
     close: (fd) => ok(close(fd) as number),
     write: (fd, data) => ok(write(fd, data, data.byteLength) as number),
-    setNonBlocking(fd) {
-      const flags = ok(fcntl(fd, F_GETFL, 0) as number);
-      if (flags < 0) return flags;
-      return ok(fcntl(fd, F_SETFL, flags | O_NONBLOCK) as number);
+    writableNow(fd) {
+      // struct pollfd { int fd; short events; short revents; }
+      new Int32Array(pollfd.buffer, 0, 1)[0] = fd;
+      pollfd[2] = POLLOUT;
+      pollfd[3] = 0;
+      const n = poll(pollfd, 1, 0) as number;
+      return n === 1 && (pollfd[3]! & POLLOUT) !== 0;
     },
     watch(fd, callback) {
       let handle: Koffi.node.PollHandle | undefined;

@@ -245,7 +245,8 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
    */
   request(command: number, parts: readonly Uint8Array[], fds: readonly number[] = []): Promise<Message> {
     const op = vfioUserOp(command);
-    if (this.#closed) return Promise.reject(new VfioSystemError(op, errnoValue("ENOTCONN"), "vfio-user", this.name, "the client is closed"));
+    // As a closed device fd answers EBADF (a lost connection answers ECONNRESET to what was in flight).
+    if (this.#closed) return Promise.reject(new VfioSystemError(op, errnoValue("EBADF"), "vfio-user", this.name, "the device is closed"));
     let id = this.#nextId;
     while (this.#pending.has(id)) id = (id + 1) & 0xffff;
     this.#nextId = (id + 1) & 0xffff;
@@ -471,6 +472,23 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
     });
     this.#buffers.add(buffer);
     return buffer;
+  }
+
+  /**
+   * DMA_MAP of memory the caller owns: `fd` (sent with the message, still the caller's) at
+   * `offset`, or no fd for a window the server must reach by DMA_READ/WRITE (which this client
+   * then answers only for memory it allocated itself).
+   */
+  async dmaMap(request: { readonly iova: bigint; readonly size: bigint; readonly read: boolean; readonly write: boolean; readonly fd?: number; readonly offset?: bigint }): Promise<void> {
+    const flags = (request.read ? VFIO_USER_F_DMA_REGION_READ : 0) | (request.write ? VFIO_USER_F_DMA_REGION_WRITE : 0);
+    const map = dmaMapLayout.encode({ argsz: dmaMapLayout.size, flags, offset: request.offset ?? 0n, address: request.iova, size: request.size });
+    this.#closeFds(await this.request(VfioUserCommand.DMA_MAP, [map], request.fd !== undefined ? [request.fd] : []));
+  }
+
+  /** DMA_UNMAP of exactly one earlier window. */
+  async dmaUnmap(iova: bigint, size: bigint): Promise<void> {
+    const unmap = dmaUnmapLayout.encode({ argsz: dmaUnmapLayout.size, flags: 0, address: iova, size });
+    this.#closeFds(await this.request(VfioUserCommand.DMA_UNMAP, [unmap]));
   }
 
   /** Closes the connection, unmaps regions, frees DMA memory, closes region fds. Idempotent. */

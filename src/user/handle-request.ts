@@ -14,11 +14,13 @@ import type { DmaFaultError } from "../api/hosting.js";
 import {
   VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD,
-  VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX,
+  VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX,
+  VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK,
   VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
 } from "../api/constants.js";
 import { VFIO_USER_F_NO_REPLY, VFIO_USER_F_TYPE_COMMAND, VFIO_USER_F_TYPE_MASK } from "../abi/vfio-user/header.js";
 import { VfioUserCommand } from "../abi/vfio-user/command.js";
+import { encodeCapChain, encodeRegionCap } from "../abi/cap-chain.js";
 import {
   VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, VFIO_DEVICE_FEATURE_DMA_LOGGING_START, VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
   VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
@@ -53,6 +55,10 @@ export interface RequestContext {
   acceptEventfd(fd: number): boolean;
   /** Replaces the eventfds of IRQ `index` vectors [start, start+count); fds null de-assign. Takes ownership. */
   setIrqFds(index: number, start: number, fds: readonly (number | null)[]): void;
+  /** The interrupt type enabled (vfio-pci allows one at a time). */
+  irqType: "none" | "intx" | "msi" | "msix";
+  /** Whether any eventfd is wired to `index`. */
+  wired(index: number): boolean;
   /** Disables every vector of `index` (count 0, DATA_NONE|TRIGGER). */
   clearIrqs(index: number): void;
   /** Signals the vectors [start, start+count) of `index` as a trigger would (DATA_NONE/BOOL TRIGGER). */
@@ -306,22 +312,31 @@ function regionInfo(ctx: RequestContext, message: Message, fds: number[]): Reply
   const req = regionInfoLayout.decode(message.payload);
   if (req.argsz < regionInfoLayout.size || req.argsz > MAX_ARGSZ) throw refuse(`argsz ${req.argsz} out of range`);
   const region = ctx.device.regions[req.index];
+  // VGA exists only on VGA devices and vfio-pci answers EINVAL for it on others; libvfio-user
+  // answers size 0, and its sample client fails on an error here, so answer as it does.
   if (!region) throw refuse(`no region ${req.index}`);
-  // A memory BAR is its own memfd, mapped from offset 0, and goes with the reply (one fd, as
-  // libvfio-user sends it). A register region has no fd: its offset is index << 40, as
-  // vfio-pci lays regions out, and means nothing to a client. No region has capabilities:
-  // a memory BAR is mmap-able whole, so no sparse-mmap cap is needed.
-  const replyFds = region.fd !== undefined && ctx.canPassFds ? [region.fd] : [];
+  // A memory BAR is its own memfd, mapped from offset 0, described as libvfio-user describes
+  // an mmap-able region: a sparse-mmap capability (here one area, the whole BAR) and exactly
+  // one fd. The fd goes only with a reply large enough for the capabilities: a shorter argsz
+  // gets the size needed, flags without CAPS, and no fd, which is what libvfio-user's sample
+  // client relies on (its first, 32-byte request accepts no fds and fails with EFAULT on one).
+  // A register region has no fd: its offset is index << 40, as vfio-pci lays regions out.
+  const mappable = region.fd !== undefined && ctx.canPassFds;
+  const caps = mappable
+    ? encodeCapChain([encodeRegionCap({ id: 1, kind: "sparse-mmap", version: 1, areas: [{ offset: 0n, size: region.size }] })], regionInfoLayout.size)
+    : new Uint8Array(0);
+  const needed = regionInfoLayout.size + caps.byteLength;
+  const full = req.argsz >= needed;
   const reply = regionInfoLayout.encode({
-    argsz: regionInfoLayout.size,
-    flags: (replyFds.length > 0 ? region.flags : region.flags & ~VFIO_REGION_INFO_FLAG_MMAP) & ~VFIO_REGION_INFO_FLAG_CAPS,
+    argsz: needed,
+    flags: (mappable ? region.flags | (caps.byteLength > 0 && full ? VFIO_REGION_INFO_FLAG_CAPS : 0) : region.flags & ~VFIO_REGION_INFO_FLAG_MMAP) & ~(full ? 0 : VFIO_REGION_INFO_FLAG_CAPS),
     index: req.index,
-    capOffset: 0,
+    capOffset: mappable && full ? regionInfoLayout.size : 0,
     size: region.size,
     offset: region.fd !== undefined ? 0n : BigInt(req.index) << REGION_OFFSET_SHIFT,
   });
   // The fd stays the device's: sendmsg gives the client its own copy.
-  return { bytes: encodeReply(message.header, reply), fds: replyFds };
+  return { bytes: full ? encodeReply(message.header, reply, caps) : encodeReply(message.header, reply), fds: mappable && full ? [region.fd!] : [] };
 }
 
 /** Region bounds, count limit (max_data_xfer_size) and overflow. */
@@ -332,59 +347,114 @@ function checkAccess(ctx: RequestContext, index: number, offset: bigint, count: 
   if (offset > region.size || BigInt(count) > region.size - offset) throw refuse(`${count} bytes at ${offset} leave region ${index} of ${region.size} bytes`);
 }
 
+/**
+ * DEVICE_SET_IRQS, validated as vfio-pci validates VFIO_DEVICE_SET_IRQS (Linux 6.1
+ * vfio_set_irqs_validate_and_prepare, vfio_pci_set_irqs_ioctl and vfio_pci_intrs.c): EINVAL
+ * for a bad index, range or data type, ENOTTY for an action the index does not have, and one
+ * interrupt type at a time (none, INTx, MSI). The fds follow libvfio-user: as many as count,
+ * or none to de-assign.
+ */
 function setIrqs(ctx: RequestContext, message: Message, fds: number[]): Reply {
   payloadAtLeast(message, irqSetLayout.size, "DEVICE_SET_IRQS");
   const req = irqSetLayout.decode(message.payload);
   const data = message.payload.subarray(irqSetLayout.size);
   if (req.argsz !== message.payload.byteLength) throw refuse(`argsz ${req.argsz} is not the ${message.payload.byteLength}-byte request`);
-  const dataType = req.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
-  const action = req.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-  // vfio_set_irqs_validate_and_prepare: exactly one data type and one action, nothing else.
   if (req.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) throw refuse(`unknown flags 0x${req.flags.toString(16)}`);
-  if (popcount(dataType) !== 1 || popcount(action) !== 1) throw refuse("exactly one DATA_ and one ACTION_ flag");
   const info = ctx.device.irqInfo(req.index);
   if (!info) throw refuse(`no IRQ index ${req.index}`);
-  if (req.count === 0) {
-    if (!(dataType === VFIO_IRQ_SET_DATA_NONE && action === VFIO_IRQ_SET_ACTION_TRIGGER)) throw refuse("count 0 is only DATA_NONE|ACTION_TRIGGER");
-    if (data.byteLength !== 0 || fds.length !== 0) throw refuse("count 0 carries no data");
-    ctx.clearIrqs(req.index);
-    return { bytes: encodeReply(message.header), fds: [] };
-  }
-  if (info.count === 0 || req.start >= info.count || req.count > info.count - req.start) {
-    throw refuse(`vectors [${req.start}, ${req.start + req.count}) outside the ${info.count} of index ${req.index}`);
-  }
-  // libvfio-user: ERR and REQ take only TRIGGER, one vector.
-  if ((req.index === VFIO_PCI_ERR_IRQ_INDEX || req.index === VFIO_PCI_REQ_IRQ_INDEX) && (action !== VFIO_IRQ_SET_ACTION_TRIGGER || req.count > 1)) {
-    throw refuse("ERR and REQ take only TRIGGER of one vector");
-  }
-  if (action !== VFIO_IRQ_SET_ACTION_TRIGGER && req.index !== VFIO_PCI_INTX_IRQ_INDEX) {
-    // vfio-pci masks only INTx (MSI/MSI-X mask is not supported: vfio_pci_set_msi_trigger only).
-    throw refuse("MASK/UNMASK apply to INTx only");
-  }
-  let bools: boolean[] | undefined;
+  const max = info.count;
+  if (req.start >= max || req.count > max - req.start) throw refuse(`vectors [${req.start}, ${req.start + req.count}) outside the ${max} of index ${req.index}`);
+  const dataType = req.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+  if (dataType !== VFIO_IRQ_SET_DATA_NONE && dataType !== VFIO_IRQ_SET_DATA_BOOL && dataType !== VFIO_IRQ_SET_DATA_EVENTFD) throw refuse("exactly one DATA_ flag");
+  let bools: boolean[] = [];
   if (dataType === VFIO_IRQ_SET_DATA_BOOL) {
     if (data.byteLength !== req.count) throw refuse(`DATA_BOOL needs ${req.count} bytes, ${data.byteLength} sent`);
-    noFds(fds, "DATA_BOOL");
     bools = [...data].map((b) => b !== 0);
   } else if (data.byteLength !== 0) {
     throw refuse("only DATA_BOOL carries data in the message");
   }
+  if (dataType !== VFIO_IRQ_SET_DATA_EVENTFD) noFds(fds, "DEVICE_SET_IRQS without DATA_EVENTFD");
+  let eventfds: (number | null)[] = [];
   if (dataType === VFIO_IRQ_SET_DATA_EVENTFD) {
-    if (action !== VFIO_IRQ_SET_ACTION_TRIGGER) throw refuse("eventfds for MASK/UNMASK (irqfd) are not supported");
-    // libvfio-user: the number of fds equals count; none at all de-assigns (spec §"SET_IRQS").
     if (fds.length !== 0 && fds.length !== req.count) throw refuse(`${fds.length} fds for ${req.count} vectors`);
     for (const fd of fds) if (!ctx.acceptEventfd(fd)) throw refuse(`fd ${fd} is not an eventfd`);
-    const taken = takeFds(fds, fds.length);
-    ctx.setIrqFds(req.index, req.start, taken.length === 0 ? new Array<null>(req.count).fill(null) : taken);
-    return { bytes: encodeReply(message.header), fds: [] };
   }
-  noFds(fds, "DEVICE_SET_IRQS without DATA_EVENTFD");
-  if (action === VFIO_IRQ_SET_ACTION_TRIGGER) ctx.triggerIrqs(req.index, req.start, req.count, bools);
-  else {
-    const masked = action === VFIO_IRQ_SET_ACTION_MASK;
-    if (bools === undefined || bools[0]) ctx.device.setIntxMasked(masked);
+  const action = req.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+  const take = (): (number | null)[] => (fds.length === 0 ? new Array<null>(req.count).fill(null) : takeFds(fds, fds.length));
+  const one = dataType === VFIO_IRQ_SET_DATA_NONE || (dataType === VFIO_IRQ_SET_DATA_BOOL && bools[0] === true);
+  const ok = (): Reply => ({ bytes: encodeReply(message.header), fds: [] });
+  switch (req.index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+      if (action === VFIO_IRQ_SET_ACTION_TRIGGER) {
+        if (ctx.irqType === "intx" && req.count === 0 && dataType === VFIO_IRQ_SET_DATA_NONE) {
+          ctx.clearIrqs(req.index);
+          ctx.irqType = "none";
+          return ok();
+        }
+        if (!(ctx.irqType === "intx" || ctx.irqType === "none") || req.start !== 0 || req.count !== 1) throw refuse("another interrupt type is enabled, or not one vector");
+        if (dataType === VFIO_IRQ_SET_DATA_EVENTFD) {
+          eventfds = take();
+          ctx.irqType = "intx";
+          ctx.setIrqFds(req.index, 0, eventfds);
+          return ok();
+        }
+        if (ctx.irqType !== "intx") throw refuse("INTx is not enabled");
+        if (one) ctx.triggerIrqs(req.index, 0, 1, undefined);
+        return ok();
+      }
+      if (action === VFIO_IRQ_SET_ACTION_MASK || action === VFIO_IRQ_SET_ACTION_UNMASK) {
+        if (ctx.irqType !== "intx" || req.start !== 0 || req.count !== 1) throw refuse("INTx is not enabled");
+        if (dataType === VFIO_IRQ_SET_DATA_EVENTFD) {
+          // Mask by eventfd does not exist in Linux; unmask by eventfd (virqfd) is accepted, not modelled.
+          if (action === VFIO_IRQ_SET_ACTION_MASK) throw refuse("mask by eventfd", errnoValue("ENOTTY"));
+          for (const fd of take()) if (fd !== null) ctx.closeFd(fd);
+          return ok();
+        }
+        if (one) ctx.device.setIntxMasked(action === VFIO_IRQ_SET_ACTION_MASK);
+        return ok();
+      }
+      break;
+    case VFIO_PCI_MSI_IRQ_INDEX:
+    case VFIO_PCI_MSIX_IRQ_INDEX: {
+      if (action !== VFIO_IRQ_SET_ACTION_TRIGGER) break; // "XXX Need masking support exported"
+      const type = req.index === VFIO_PCI_MSI_IRQ_INDEX ? "msi" : "msix";
+      if (ctx.irqType === type && req.count === 0 && dataType === VFIO_IRQ_SET_DATA_NONE) {
+        ctx.clearIrqs(req.index);
+        ctx.irqType = "none";
+        return ok();
+      }
+      if (!(ctx.irqType === type || ctx.irqType === "none")) throw refuse(`another interrupt type (${ctx.irqType}) is enabled`);
+      if (dataType === VFIO_IRQ_SET_DATA_EVENTFD) {
+        // vfio_msi_enable(start + count) then the range check: no vectors is EINVAL.
+        if (req.count === 0) throw refuse("DATA_EVENTFD needs at least one vector");
+        eventfds = take();
+        ctx.irqType = type;
+        ctx.setIrqFds(req.index, req.start, eventfds);
+        return ok();
+      }
+      if (ctx.irqType !== type) throw refuse("MSI is not enabled");
+      ctx.triggerIrqs(req.index, req.start, req.count, dataType === VFIO_IRQ_SET_DATA_BOOL ? bools : undefined);
+      return ok();
+    }
+    case VFIO_PCI_REQ_IRQ_INDEX:
+      if (action !== VFIO_IRQ_SET_ACTION_TRIGGER) break;
+      // vfio_pci_set_ctx_trigger_single.
+      if (req.start !== 0 || req.count > 1) throw refuse("REQ has one vector");
+      if (dataType === VFIO_IRQ_SET_DATA_EVENTFD) {
+        if (req.count === 0) throw refuse("DATA_EVENTFD needs count 1");
+        ctx.setIrqFds(req.index, 0, take());
+        return ok();
+      }
+      if (dataType === VFIO_IRQ_SET_DATA_BOOL && req.count === 0) throw refuse("DATA_BOOL needs count 1");
+      if (!ctx.wired(req.index)) {
+        if (dataType === VFIO_IRQ_SET_DATA_NONE) throw refuse("no trigger to signal");
+        return ok();
+      }
+      if (dataType === VFIO_IRQ_SET_DATA_NONE && req.count === 0) ctx.clearIrqs(req.index);
+      else if (one) ctx.triggerIrqs(req.index, 0, 1, undefined);
+      return ok();
   }
-  return { bytes: encodeReply(message.header), fds: [] };
+  throw refuse(`action 0x${action.toString(16)} is not supported on index ${req.index}`, errnoValue("ENOTTY"));
 }
 
 function popcount(v: number): number {

@@ -11,7 +11,7 @@ import type { AccessSize, DeviceHost, DeviceModel } from "../api/hosting.js";
 import { DmaFaultError } from "../api/hosting.js";
 import {
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
-  VFIO_IRQ_INFO_NORESIZE, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
+  VFIO_IRQ_INFO_NORESIZE, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
   VFIO_PCI_NUM_REGIONS, VFIO_PCI_REQ_IRQ_INDEX, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
 } from "../api/constants.js";
 import type { DeviceInfo, IrqInfo } from "../api/device-info.js";
@@ -111,11 +111,18 @@ export class ServedDevice {
         return { index, flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED, count: this.model.intxPin ? 1 : 0 };
       case VFIO_PCI_MSI_IRQ_INDEX:
         return { index, flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE, count: this.config.msi ? this.config.msi.options.vectors : 0 };
+      case VFIO_PCI_MSIX_IRQ_INDEX:
+        // The models have no MSI-X capability: no vectors, flags as vfio-pci gives them.
+        return { index, flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE, count: 0 };
       case VFIO_PCI_REQ_IRQ_INDEX:
-        return { index, flags: VFIO_IRQ_INFO_EVENTFD, count: 1 };
+        return { index, flags: VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE, count: 1 };
+      case VFIO_PCI_ERR_IRQ_INDEX:
+        // ERR exists only on PCIe functions. vfio-pci answers EINVAL for a conventional one;
+        // libvfio-user answers count 0, and its sample client fails on an error here, so
+        // answer as libvfio-user does (VFIO-USER.md: interoperate with the reference).
+        return { index, flags: VFIO_IRQ_INFO_EVENTFD, count: 0 };
       default:
-        // MSI-X: the models have none; ERR: only PCIe functions (vfio_pci_get_irq_count).
-        return index >= 0 && index < VFIO_PCI_NUM_IRQS ? { index, flags: VFIO_IRQ_INFO_EVENTFD, count: 0 } : undefined;
+        return undefined;
     }
   }
 

@@ -31,6 +31,7 @@ export class ServerSession implements RequestContext, DeviceBinding {
   readonly dma: DmaWindows;
   clientCaps: Capabilities | undefined;
   readonly serverCaps: Capabilities;
+  irqType: "none" | "intx" | "msi" | "msix" = "none";
   readonly #transport: Transport;
   #twin: Transport | undefined;
   readonly #socket: SocketLibc;
@@ -135,9 +136,10 @@ export class ServerSession implements RequestContext, DeviceBinding {
     } catch {
       return false;
     }
-    // eventfd(2) files show as this anon inode; a signal is then an 8-byte write that a
-    // non-blocking eventfd never blocks on (at worst EAGAIN when the counter is full).
-    return target === "anon_inode:[eventfd]" && this.#socket.setNonBlocking(fd) === 0;
+    // eventfd(2) files show as this anon inode. The fd's flags are left alone: they belong to
+    // the client's open file description too, and libvfio-user's sample client reads its
+    // eventfd blocking.
+    return target === "anon_inode:[eventfd]";
   }
 
   clearIrqs(index: number): void {
@@ -152,8 +154,10 @@ export class ServerSession implements RequestContext, DeviceBinding {
   signal(index: number, vector: number): boolean {
     const fd = this.#irqs.get(index)?.[vector];
     if (fd === null || fd === undefined) return false;
-    // An eventfd write of 1 (eventfd(2)); a full counter (EAGAIN) is still a signalled one.
-    this.#socket.write(fd, one);
+    // An eventfd write of 1 (eventfd(2)). A blocking eventfd's write blocks while the counter
+    // is near 2^64-1 (a client can put it there), which would stall the server: write only
+    // when poll says it will not block. A counter that full is a signalled one already.
+    if (this.#socket.writableNow(fd)) this.#socket.write(fd, one);
     return true;
   }
 
@@ -237,6 +241,7 @@ export class ServerSession implements RequestContext, DeviceBinding {
     this.dma.stopLogging();
     this.dma.removeAll();
     for (const index of [...this.#irqs.keys()]) this.clearIrqs(index);
+    this.irqType = "none";
     for (const pending of this.#pending.values()) pending.reject(new DmaFaultError(0n, "read", "not-mapped"));
     this.#pending.clear();
     this.#finish(error);

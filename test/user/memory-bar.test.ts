@@ -51,3 +51,21 @@ for (const fds of [true, false]) {
     assert.equal(sum[0], 20);
   });
 }
+
+test("a memory BAR's region info as libvfio-user gives it: argsz 32 gets the size needed and no fd; the retry gets the sparse-mmap cap and one fd", async (t) => {
+  const { rawPeer } = await import("./raw-peer.js");
+  const { VfioUserCommand } = await import("../../src/abi/vfio-user/command.js");
+  const { regionInfoLayout } = await import("../../src/abi/vfio-user/messages.js");
+  const { walkCapChain, decodeRegionCap } = await import("../../src/abi/cap-chain.js");
+  const { loadLibc } = await import("../../src/kernel/libc.js");
+  const peer = await rawPeer(t, { model: new SharedMemoryDevice() });
+  const short = await peer.request(VfioUserCommand.DEVICE_GET_REGION_INFO, [regionInfoLayout.encode({ argsz: 32, index: 0 })]);
+  const head = regionInfoLayout.decode(short.payload);
+  assert.deepEqual([head.argsz, head.flags, head.capOffset, short.fds.length, short.payload.byteLength], [64, 7, 0, 0, 32]);
+  const full = await peer.request(VfioUserCommand.DEVICE_GET_REGION_INFO, [regionInfoLayout.encode({ argsz: 64, index: 0 })]);
+  t.after(() => full.fds.forEach((fd) => loadLibc().close(fd)));
+  const info = regionInfoLayout.decode(full.payload);
+  assert.deepEqual([info.argsz, info.flags, info.capOffset, full.fds.length], [64, 15, 32, 1]);
+  const caps = walkCapChain({ buffer: full.payload, capOffset: info.capOffset, argsz: info.argsz, infoSize: 32 }).map(decodeRegionCap);
+  assert.deepEqual(caps, [{ id: 1, kind: "sparse-mmap", version: 1, areas: [{ offset: 0n, size: 0x4000n }] }]);
+});
