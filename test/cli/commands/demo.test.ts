@@ -32,21 +32,3 @@ test("vfio demo takes no arguments: a usage error, exit 2", async () => {
   assert.equal(await runCli(["demo", "--bogus"], c.io), 2);
   assert.match(c.err(), /^vfio demo: .*--bogus/);
 });
-
-test("vfio ls --emulated lists the guest topology; --emulated with --sysfs is a usage error", async () => {
-  const c = capture();
-  assert.equal(await runCli(["ls", "--emulated", "--json"], c.io), 0, c.err());
-  const data = JSON.parse(c.out()) as { groups: { id: number; viable: boolean; members: { name: string; driver: string | null }[] }[] };
-  assert.deepEqual(data.groups.map((g) => [g.id, g.viable, g.members.map((m) => m.name)]), [
-    [0, true, ["0000:00:00.0"]],
-    [1, true, ["0000:00:03.0"]],
-    [2, false, ["0000:00:04.0", "0000:01:01.0", "0000:01:02.0"]],
-    [3, true, ["0000:00:05.0"]],
-    [4, true, ["0000:00:06.0"]],
-    [5, false, ["0000:00:07.0"]],
-    [6, true, ["0000:00:1f.0", "0000:00:1f.2", "0000:00:1f.3"]],
-    [7, true, ["0000:02:00.0"]],
-  ]);
-  const bad = capture();
-  assert.equal(await runCli(["ls", "--emulated", "--sysfs", "/tmp"], bad.io), 2);
-});
