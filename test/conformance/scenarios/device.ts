@@ -144,7 +144,7 @@ export const deviceScenarios: readonly Scenario[] = [
     },
   },
   {
-    id: "device.nvme-caps",
+    id: "region.nvme-msix-caps",
     title: "A PCI Express device with MSI-X: the table's BAR carries the MSIX_MAPPABLE cap; 4 KiB config; MSI-X and ERR IRQs",
     async run(ctx) {
       const { device } = await openDevice(ctx, NVME);
