@@ -9,7 +9,10 @@
  * - else copy the chain right after the struct (vfio_info_cap_shift by sizeof(info)), set
  *   cap_offset to sizeof(info), and leave argsz as the user gave it;
  * - then copy only `minsz` bytes of the struct back (copy_to_user(arg, &info, minsz)): for
- *   type1 IOMMU info that is offsetofend(cap_offset) = 20, not the padded sizeof 24.
+ *   type1 IOMMU info that is offsetofend(cap_offset) = 20, not the padded sizeof 24 (and 16,
+ *   offsetofend(iova_pgsizes), when the user's argsz is under 20).
+ *
+ * test/kernel/abi-info-reply.test.ts checks this byte for byte against Linux 6.1's replies.
  */
 import { encodeCapChain, type CapToEncode } from "./cap-chain.js";
 import type { Fields, Layout } from "./struct.js";

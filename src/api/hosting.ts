@@ -32,6 +32,16 @@ export interface BarSpec {
 
 export type AccessSize = 1 | 2 | 4 | 8;
 
+/** Where an MSI-X capability puts its vector table and pending-bit array. */
+export interface MsixSpec {
+  readonly vectors: number;
+  /** BAR index (BIR) and offset of the table, then of the PBA. */
+  readonly tableBar: number;
+  readonly tableOffset: number;
+  readonly pbaBar: number;
+  readonly pbaOffset: number;
+}
+
 /** A device model: what a host needs to present it as a PCI function. */
 export interface DeviceModel {
   /** A short name: "edu". */
@@ -41,6 +51,8 @@ export interface DeviceModel {
   readonly bars: readonly (BarSpec | undefined)[];
   /** Vectors of the MSI capability; 0 for none. */
   readonly msiVectors: number;
+  /** An MSI-X capability, where the device has one (PCI Local Bus Spec 3.0 §6.8.2). */
+  readonly msix?: MsixSpec;
   /** INTx pin: 0 none, 1..4 INTA..INTD. */
   readonly intxPin: number;
   /** Called once by the host before any access. */

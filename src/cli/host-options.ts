@@ -7,6 +7,8 @@ import { VfioUsageError } from "../api/errors.js";
 import type { HostEnvironment } from "../api/host-environment.js";
 import { hostEnvironmentForSysfs, nodeHostEnvironment } from "../host/node-host-environment.js";
 import { loadPciIds, type PciIds } from "../host/pci-ids.js";
+import { emulatedMachine } from "./emulated.js";
+import { emulatedHostEnvironment } from "../emu/host-environment.js";
 
 /** Parsed host options plus the positional arguments. */
 export interface HostOptions {
@@ -20,6 +22,7 @@ export interface HostOptions {
 export const HOST_OPTIONS_USAGE = [
   "  --sysfs DIR     inspect DIR instead of this machine's /sys: a sysfs tree, or a",
   "                  directory captured by scripts/capture-sysfs.sh (sys/, proc/, dev/)",
+  "  --emulated      inspect the built-in emulated machine (the test guest's topology)",
   "  --json          print data as JSON instead of text",
   "  --pci-ids FILE  device names from FILE (default: /usr/share/misc/pci.ids when present)",
 ].join("\n");
@@ -33,7 +36,7 @@ export async function parseHostOptions(command: string, args: readonly string[],
   try {
     parsed = parseArgs({
       args: [...args],
-      options: { sysfs: { type: "string" }, json: { type: "boolean" }, "pci-ids": { type: "string" } },
+      options: { sysfs: { type: "string" }, emulated: { type: "boolean" }, json: { type: "boolean" }, "pci-ids": { type: "string" } },
       allowPositionals: true,
       strict: true,
     });
@@ -48,9 +51,12 @@ export async function parseHostOptions(command: string, args: readonly string[],
     throw new VfioUsageError(`expected ${expected}; run 'vfio ${command} --help'`, "EUSAGE");
   }
   if (values.sysfs === "") throw new VfioUsageError(`--sysfs needs a directory; run 'vfio ${command} --help'`, "EUSAGE");
-  const env = values.sysfs === undefined ? nodeHostEnvironment() : await hostEnvironmentForSysfs(values.sysfs);
-  if (values.sysfs === undefined && (await env.sysfs.list("bus/pci/devices")) === undefined) {
-    throw new VfioUsageError("/sys/bus/pci/devices does not exist: is sysfs mounted on /sys? (or give --sysfs DIR)", "ENOTSYSFS");
+  if (values.emulated && values.sysfs !== undefined) throw new VfioUsageError(`--emulated and --sysfs exclude each other; run 'vfio ${command} --help'`, "EUSAGE");
+  const env = values.emulated
+    ? emulatedHostEnvironment(emulatedMachine())
+    : values.sysfs === undefined ? nodeHostEnvironment() : await hostEnvironmentForSysfs(values.sysfs);
+  if (!values.emulated && values.sysfs === undefined && (await env.sysfs.list("bus/pci/devices")) === undefined) {
+    throw new VfioUsageError("/sys/bus/pci/devices does not exist: is sysfs mounted on /sys? (or give --sysfs DIR, or --emulated)", "ENOTSYSFS");
   }
   return {
     env,

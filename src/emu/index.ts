@@ -11,3 +11,4 @@ export type { FunctionSpec } from "./pci/topology.js";
 export type { FunctionKind } from "./pci/function.js";
 export { InertModel } from "./pci/inert-model.js";
 export { InProcessNotifier } from "./notifier.js";
+export { emulatedHostEnvironment } from "./host-environment.js";

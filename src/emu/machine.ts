@@ -257,9 +257,13 @@ export class Machine {
 
   /** Reads device-visible memory for `fn` at bus address `iova`; throws DmaFaultError when blocked. */
   dmaRead(fn: PciFunction, iova: bigint, length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    this.dmaAccess(fn, iova, length, "read", (page, offset, done, n) => out.set(page.subarray(offset, offset + n), done));
-    return out;
+    return this.dmaReadInto(fn, iova, new Uint8Array(length));
+  }
+
+  /** Reads device-visible memory into `into` (a model's own buffer: no allocation per transfer). */
+  dmaReadInto(fn: PciFunction, iova: bigint, into: Uint8Array): Uint8Array {
+    this.dmaAccess(fn, iova, into.length, "read", (page, offset, done, n) => into.set(page.subarray(offset, offset + n), done));
+    return into;
   }
 
   /** Writes device-visible memory for `fn`; throws DmaFaultError when blocked (nothing of the blocked page is written). */
@@ -287,7 +291,7 @@ export class Machine {
       }
       const t = domain.translate(Number(at), access);
       if (!t.ok) this.fault(fn, at, access, t.reason, access === "write" ? 5 : 6);
-      const n = Math.min(length - done, t.page.length - t.offset);
+      const n = Math.min(length - done, t.available);
       move(t.page, t.offset, done, n);
       done += n;
     }

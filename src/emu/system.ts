@@ -19,6 +19,8 @@ export class EmulatedSystem implements VfioSystem {
   readonly machine: Machine;
   readonly memory: ProcessAddressSpace;
   readonly pageSize = 4096;
+  private readonly containers = new Set<EmulatedContainer>();
+  private readonly groups = new Set<EmulatedGroup>();
 
   /** A process on `machine` (a fresh default machine when none is given). */
   constructor(machine: Machine | MachineSpec) {
@@ -35,7 +37,9 @@ export class EmulatedSystem implements VfioSystem {
   }
 
   async openContainer(): Promise<Container> {
-    return new EmulatedContainer(this.machine, this.memory);
+    const container = new EmulatedContainer(this.machine, this.memory);
+    this.containers.add(container);
+    return container;
   }
 
   /**
@@ -48,6 +52,7 @@ export class EmulatedSystem implements VfioSystem {
     if (core.openedFile) fail("open", "EBUSY", `/dev/vfio/${id}`, "the group is already open");
     const group = new EmulatedGroup(core, this.machine);
     core.openedFile = group;
+    this.groups.add(group);
     return group;
   }
 
@@ -57,5 +62,13 @@ export class EmulatedSystem implements VfioSystem {
 
   createNotifier(): EventNotifier {
     return new InProcessNotifier();
+  }
+
+  /** Closes every container (with its groups and devices) and every group this process opened, as process exit does. Idempotent. */
+  async close(): Promise<void> {
+    for (const container of this.containers) await container.close();
+    for (const group of this.groups) await group.closeAll();
+    this.containers.clear();
+    this.groups.clear();
   }
 }

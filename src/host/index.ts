@@ -1,8 +1,11 @@
 /**
  * vfio-ts host: inspection of a Linux host for VFIO (PCI devices, IOMMU groups, viability,
- * readiness). Talks only to the api's `Sysfs` and `HostEnvironment`, so it reads a live
- * machine, a captured fixture, or the emulated machine alike. May import api/ only; node:fs
- * only in node-sysfs.ts, node-host-environment.ts and pci-ids.ts. Follows serialport's
+ * readiness) and its preparation (bind plans, journal, safety checks, persistence). Talks only
+ * to the api's `Sysfs` and `HostEnvironment`, so it reads and binds on a live machine, a
+ * captured fixture, or the emulated machine alike. May import api/ only; node:fs/os only in
+ * node-sysfs.ts, node-host-environment.ts, pci-ids.ts, and for binding in journal.ts (the
+ * journal file), host-probe.ts (/proc) and persist.ts (/etc), each behind an interface that
+ * tests replace. Follows serialport's
  * "captured OS output as fixtures" and zod's "diagnostics as data".
  */
 export * from "./pci-address.js";

@@ -4,7 +4,6 @@
  * VFIO_IOMMU_GET_INFO with its capability chain, VFIO_IOMMU_MAP_DMA / UNMAP_DMA.
  */
 import type { Container, DmaMapRequest, DmaUnmapRequest, IommuInfo } from "../api/container.js";
-import { VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "../api/constants.js";
 import { errnoValue } from "../api/errors.js";
 import { callWithArgsz } from "../abi/argsz.js";
 import { decodeIommuCaps } from "../abi/cap-chain.js";
@@ -93,20 +92,6 @@ export class KernelContainer implements Container {
       throw syscallError("VFIO_SET_IOMMU", result, this.#target, hint);
     }
     this.#iommuType = type;
-  }
-
-  /**
-   * Sets the best type1 model the kernel offers: type1v2 (Linux 3.18+: unmap must match whole
-   * mappings, no splitting), else type1. Resolves with the model set.
-   */
-  async setBestIommu(): Promise<number> {
-    for (const type of [VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU]) {
-      if ((await this.checkExtension(type)) > 0) {
-        await this.setIommu(type);
-        return type;
-      }
-    }
-    throw syscallError("VFIO_SET_IOMMU", -errnoValue("ENODEV"), this.#target, "neither type1v2 nor type1 is supported: load vfio_iommu_type1");
   }
 
   async iommuInfo(): Promise<IommuInfo> {

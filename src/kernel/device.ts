@@ -77,7 +77,7 @@ export class KernelDevice implements VfioDevice {
     const buffer = await callWithArgsz({ layout: regionInfoLayout, input: { index } }, (b) => {
       const result = this.#ctx.libc.ioctlBuffer(fd, VFIO_DEVICE_GET_REGION_INFO, b);
       if (result < 0) {
-        const hint = -result === errnoValue("EINVAL") ? `region index ${index} is past the device's regions (VFIO_DEVICE_GET_INFO num_regions)` : undefined;
+        const hint = -result === errnoValue("EINVAL") ? `the device has no region ${index} (past num_regions, or one it lacks, such as VGA on a non-VGA device)` : undefined;
         throw syscallError("VFIO_DEVICE_GET_REGION_INFO", result, this.#target, hint);
       }
     });
@@ -146,7 +146,7 @@ export class KernelDevice implements VfioDevice {
     const prot = ((region.flags & VFIO_REGION_INFO_FLAG_READ) !== 0 ? PROT_READ : 0) | ((region.flags & VFIO_REGION_INFO_FLAG_WRITE) !== 0 ? PROT_WRITE : 0);
     const address = this.#ctx.libc.mmap(Number(length), prot, MAP_SHARED, fd, region.offset + offset);
     if (address < 0n) throw syscallError("mmap", address, target);
-    const mapping = new MmapRegionMapping(this.#ctx.libc, index, offset, Number(length), address, () => this.#mappings.delete(mapping));
+    const mapping = new MmapRegionMapping(this.#ctx.libc, index, offset, Number(length), address, () => this.#mappings.delete(mapping), (prot & PROT_WRITE) !== 0);
     this.#mappings.add(mapping);
     return mapping;
   }
@@ -156,7 +156,7 @@ export class KernelDevice implements VfioDevice {
     const buffer = irqInfoLayout.encode({ argsz: irqInfoLayout.size, index });
     const result = this.#ctx.libc.ioctlBuffer(fd, VFIO_DEVICE_GET_IRQ_INFO, buffer);
     if (result < 0) {
-      const hint = -result === errnoValue("EINVAL") ? `IRQ index ${index} is past the device's IRQ indexes (VFIO_DEVICE_GET_INFO num_irqs)` : undefined;
+      const hint = -result === errnoValue("EINVAL") ? `the device has no IRQ index ${index} (past num_irqs, or one it lacks, such as ERR on conventional PCI)` : undefined;
       throw syscallError("VFIO_DEVICE_GET_IRQ_INFO", result, this.#target, hint);
     }
     const info = irqInfoLayout.decode(buffer);

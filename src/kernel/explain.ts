@@ -6,6 +6,18 @@
  */
 import type { Sysfs } from "../api/sysfs.js";
 
+/**
+ * Runs an explanation; an explanation that itself fails (sysfs unreadable for this user, say)
+ * yields none, so it can never hide the error it was meant to explain.
+ */
+export async function safeHint(explain: () => Promise<string | undefined> | string | undefined): Promise<string | undefined> {
+  try {
+    return await explain();
+  } catch {
+    return undefined;
+  }
+}
+
 /** One device of an IOMMU group and the driver it is bound to (undefined: none). */
 export interface GroupMember {
   readonly address: string;

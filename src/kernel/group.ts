@@ -14,7 +14,7 @@ import { groupStatusLayout } from "../abi/vfio/group-status.js";
 import { syscallError, type KernelContext } from "./context.js";
 import { KernelContainer } from "./container.js";
 import { KernelDevice } from "./device.js";
-import { explainDeviceFdRefused, explainNotViable, groupMembers } from "./explain.js";
+import { explainDeviceFdRefused, explainNotViable, groupMembers, safeHint } from "./explain.js";
 
 /** /dev/vfio/N opened. Create with KernelSystem.openGroup(). */
 export class KernelGroup implements Group {
@@ -73,7 +73,7 @@ export class KernelGroup implements Group {
     }
     const arg = new Int32Array([container.fd]);
     const result = this.#ctx.libc.ioctlBuffer(fd, VFIO_GROUP_SET_CONTAINER, new Uint8Array(arg.buffer));
-    if (result < 0) throw syscallError("VFIO_GROUP_SET_CONTAINER", result, this.#target, await this.#setContainerHint(-result));
+    if (result < 0) throw syscallError("VFIO_GROUP_SET_CONTAINER", result, this.#target, await safeHint(() => this.#setContainerHint(-result)));
     this.#container = container;
     container.attachGroup(this);
   }
@@ -96,7 +96,7 @@ export class KernelGroup implements Group {
   /** openDevice() with the concrete type. */
   async openKernelDevice(name: string): Promise<KernelDevice> {
     const result = this.#ctx.libc.ioctlString(this.#liveFd("VFIO_GROUP_GET_DEVICE_FD"), VFIO_GROUP_GET_DEVICE_FD, name);
-    if (result < 0) throw syscallError("VFIO_GROUP_GET_DEVICE_FD", result, `device ${name} in ${this.#target}`, await this.#deviceFdHint(-result, name));
+    if (result < 0) throw syscallError("VFIO_GROUP_GET_DEVICE_FD", result, `device ${name} in ${this.#target}`, await safeHint(() => this.#deviceFdHint(-result, name)));
     const device = new KernelDevice(this.#ctx, name, result, this.id, () => this.#devices.delete(device));
     this.#devices.add(device);
     return device;
@@ -152,7 +152,7 @@ export class KernelGroup implements Group {
       const list = members?.map((m) => m.address).join(", ");
       return `${name} is not a device of group ${this.id}${list ? ` (its devices: ${list})` : ""}`;
     }
-    if (errno === errnoValue("EBUSY")) return `${name} is already open (a device fd may be open once per group user)`;
+    if (errno === errnoValue("EBUSY")) return `${name} is in use (by another VFIO user, or being reset or removed)`;
     return undefined;
   }
 }

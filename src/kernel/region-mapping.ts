@@ -19,6 +19,13 @@ export class MmapRegionMapping implements RegionMapping {
   #u16: Uint16Array;
   #u32: Uint32Array;
   #u64: BigUint64Array;
+  // Where the mapping is read-only (PROT_READ: the region lacks VFIO_REGION_INFO_FLAG_WRITE), a
+  // store would be a SIGSEGV: the write accessors then see empty arrays and throw, at no cost
+  // to the read path or to writable mappings.
+  #w8: Uint8Array;
+  #w16: Uint16Array;
+  #w32: Uint32Array;
+  #w64: BigUint64Array;
   #address: bigint;
   readonly #libc: Libc;
   #onUnmap: (() => void) | undefined;
@@ -31,6 +38,8 @@ export class MmapRegionMapping implements RegionMapping {
     /** The mapping's address in this process. */
     address: bigint,
     onUnmap?: () => void,
+    /** False where the memory is mapped PROT_READ only. */
+    readonly writable = true,
   ) {
     this.#libc = libc;
     this.#address = address;
@@ -40,6 +49,10 @@ export class MmapRegionMapping implements RegionMapping {
     this.#u16 = new Uint16Array(buffer, 0, size >>> 1);
     this.#u32 = new Uint32Array(buffer, 0, size >>> 2);
     this.#u64 = new BigUint64Array(buffer, 0, size >>> 3);
+    this.#w8 = writable ? this.#u8 : new Uint8Array(empty);
+    this.#w16 = writable ? this.#u16 : new Uint16Array(empty);
+    this.#w32 = writable ? this.#u32 : new Uint32Array(empty);
+    this.#w64 = writable ? this.#u64 : new BigUint64Array(empty);
     this.#onUnmap = onUnmap;
   }
 
@@ -82,23 +95,23 @@ export class MmapRegionMapping implements RegionMapping {
   }
 
   write8(offset: number, value: number): void {
-    if (!(offset >= 0 && offset < this.#u8.length)) throw this.#bad(offset, 1);
-    this.#u8[offset] = value;
+    if (!(offset >= 0 && offset < this.#w8.length)) throw this.#bad(offset, 1);
+    this.#w8[offset] = value;
   }
 
   write16(offset: number, value: number): void {
-    if (!(offset >= 0 && offset >>> 1 < this.#u16.length) || (offset & 1) !== 0) throw this.#bad(offset, 2);
-    this.#u16[offset >>> 1] = value;
+    if (!(offset >= 0 && offset >>> 1 < this.#w16.length) || (offset & 1) !== 0) throw this.#bad(offset, 2);
+    this.#w16[offset >>> 1] = value;
   }
 
   write32(offset: number, value: number): void {
-    if (!(offset >= 0 && offset >>> 2 < this.#u32.length) || (offset & 3) !== 0) throw this.#bad(offset, 4);
-    this.#u32[offset >>> 2] = value;
+    if (!(offset >= 0 && offset >>> 2 < this.#w32.length) || (offset & 3) !== 0) throw this.#bad(offset, 4);
+    this.#w32[offset >>> 2] = value;
   }
 
   write64(offset: number, value: bigint): void {
-    if (!(offset >= 0 && offset >>> 3 < this.#u64.length) || (offset & 7) !== 0) throw this.#bad(offset, 8);
-    this.#u64[offset >>> 3] = value;
+    if (!(offset >= 0 && offset >>> 3 < this.#w64.length) || (offset & 7) !== 0) throw this.#bad(offset, 8);
+    this.#w64[offset >>> 3] = value;
   }
 
   unmap(): void {
@@ -110,6 +123,10 @@ export class MmapRegionMapping implements RegionMapping {
     this.#u16 = new Uint16Array(empty);
     this.#u32 = new Uint32Array(empty);
     this.#u64 = new BigUint64Array(empty);
+    this.#w8 = this.#u8;
+    this.#w16 = this.#u16;
+    this.#w32 = this.#u32;
+    this.#w64 = this.#u64;
     retireMapping(this.#libc, address, this.size, buffer);
     const onUnmap = this.#onUnmap;
     this.#onUnmap = undefined;
@@ -122,6 +139,7 @@ export class MmapRegionMapping implements RegionMapping {
 
   #bad(offset: number, width: number): RangeError {
     if (this.#address === 0n) return new RangeError(`region ${this.index}: access at ${offset} after unmap()`);
+    if (!this.writable && offset >= 0 && offset + width <= this.size) return new RangeError(`region ${this.index}: the mapping is read-only (the region has no WRITE flag)`);
     return new RangeError(`region ${this.index}: ${width}-byte access at ${offset} is outside the ${this.size}-byte mapping or misaligned`);
   }
 }

@@ -12,7 +12,7 @@ import { errnoValue } from "../api/errors.js";
 import { syscallError, type KernelContext } from "./context.js";
 import { KernelContainer } from "./container.js";
 import { KernelEventNotifier } from "./event-notifier.js";
-import { explainGroupBusy, explainNoContainer, explainNoGroup, explainNotPermitted } from "./explain.js";
+import { explainGroupBusy, explainNoContainer, explainNoGroup, explainNotPermitted, safeHint } from "./explain.js";
 import { KernelGroup } from "./group.js";
 import { O_CLOEXEC, O_RDWR, loadLibc, type Libc } from "./libc.js";
 import { processLockedMemory, type LockedMemory } from "./memlock.js";
@@ -61,7 +61,7 @@ export class KernelSystem implements VfioSystem, AsyncDisposable {
   async openContainer(): Promise<KernelContainer> {
     const path = `${this.#ctx.devVfio}/vfio`;
     const fd = this.#ctx.libc.open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) throw syscallError("open", fd, path, await this.#openHint(-fd, path));
+    if (fd < 0) throw syscallError("open", fd, path, await safeHint(() => this.#openHint(-fd, path)));
     const container = new KernelContainer(this.#ctx, fd, () => this.#containers.delete(container));
     this.#containers.add(container);
     return container;
@@ -71,7 +71,7 @@ export class KernelSystem implements VfioSystem, AsyncDisposable {
     if (!Number.isSafeInteger(id) || id < 0) throw syscallError("open", -errnoValue("ENOENT"), `group ${id}`, "a group number is a non-negative integer");
     const path = `${this.#ctx.devVfio}/${id}`;
     const fd = this.#ctx.libc.open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) throw syscallError("open", fd, path, await this.#openHint(-fd, path, id));
+    if (fd < 0) throw syscallError("open", fd, path, await safeHint(() => this.#openHint(-fd, path, id)));
     const group = new KernelGroup(this.#ctx, id, fd, () => this.#groups.delete(group));
     this.#groups.add(group);
     return group;

@@ -17,6 +17,8 @@ export const EDU_BRIDGED = "0000:01:01.0";
 export const EDU_PORT = "0000:02:00.0";
 export const E1000 = "0000:01:02.0";
 export const BRIDGE = "0000:00:04.0";
+/** QEMU's NVMe: PCI Express, MSI-X with its table in BAR0, FLR. */
+export const NVME = "0000:00:06.0";
 export const EDU_DEVICES = [EDU_ROOT, EDU_BRIDGED, EDU_PORT] as const;
 
 /** The IOMMU group number of a device, from its iommu_group link. */
@@ -41,9 +43,9 @@ export async function bindTo(system: VfioSystem, address: string, driver: string
   if (driver) await system.sysfs.write("bus/pci/drivers_probe", address);
 }
 
-/** Puts the machine in the suite's starting state: edu devices on vfio-pci, the e1000 on e1000. */
+/** Puts the machine in the suite's starting state: edu devices and the NVMe on vfio-pci, the e1000 on e1000. */
 export async function prepare(system: VfioSystem): Promise<void> {
-  for (const address of EDU_DEVICES) await bindTo(system, address, "vfio-pci");
+  for (const address of [...EDU_DEVICES, NVME]) await bindTo(system, address, "vfio-pci");
   if ((await driverOf(system, E1000)) !== "e1000") {
     await bindTo(system, E1000, null);
     await system.sysfs.write("bus/pci/drivers_probe", E1000);

@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD } from "../../src/api/constants.js";
 import { enableMemoryAndBusMaster } from "../../src/api/pci-config.js";
 import type { RegionMapping } from "../../src/api/device.js";
+import type { MemfdMemory } from "../../src/kernel/process-memory.js";
+import { readFileSync, writeFileSync } from "node:fs";
 import { edu, kernelLog, open, quietEdu, skip, sleep, waitFor } from "./guest.js";
 
 const LENGTH = 1024; // QEMU 7.2's edu stops the guest on a transfer reaching its buffer's last byte.
@@ -77,4 +79,28 @@ test("a buffer mapped read-only for the device cannot be written by it", { skip 
   readOnly.bytes.fill(0x33);
   await transfer(bar, edu.BUFFER, readOnly.iova, true);
   assert.ok(readOnly.bytes.every((b) => b === 0x33));
+});
+
+test("huge pages: with a hugetlb pool, a 2 MiB buffer is one huge page at a 2 MiB-aligned IOVA, and DMA reaches it", { skip }, async (t) => {
+  const pool = "/proc/sys/vm/nr_hugepages";
+  const before = readFileSync(pool, "utf8").trim();
+  writeFileSync(pool, "2");
+  t.after(() => writeFileSync(pool, before));
+  if (Number(readFileSync(pool, "utf8")) < 1) {
+    t.skip("the guest could not reserve a huge page");
+    return;
+  }
+  const { device, dma } = await open(t);
+  await enableMemoryAndBusMaster(device);
+  const bar = await device.mapRegion(0);
+  quietEdu(bar);
+  const buffer = await dma.allocate(2 << 20);
+  assert.equal((buffer as unknown as { memory: MemfdMemory }).memory.hugepages, true);
+  assert.equal(buffer.size, 2 << 20);
+  assert.equal(buffer.iova % (2n << 20n), 0n);
+  const at = (1 << 20) + 4096;
+  for (let i = 0; i < LENGTH; i++) buffer.bytes[at + i] = (i * 13) & 0xff;
+  await transfer(bar, buffer.iova + BigInt(at), edu.BUFFER, false);
+  await transfer(bar, edu.BUFFER, buffer.iova + 64n, true);
+  assert.deepEqual(buffer.bytes.subarray(64, 64 + LENGTH), buffer.bytes.subarray(at, at + LENGTH));
 });

@@ -93,9 +93,9 @@ export function openFdCount(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
-/** Lines of /proc/self/maps: one per mapping. */
-export function mappingCount(): number {
-  return readFileSync("/proc/self/maps", "utf8").split("\n").filter(Boolean).length;
+/** Lines of /proc/self/maps (one per mapping), all of them or those matching `only`. */
+export function mappingCount(only?: RegExp): number {
+  return readFileSync("/proc/self/maps", "utf8").split("\n").filter((line) => line && (!only || only.test(line))).length;
 }
 
 /** VmLck in bytes: memory locked by this process (VFIO pins count here). */

@@ -12,6 +12,12 @@ import { runCli } from "../../src/cli/run.js";
 import { bind } from "../../src/cli/commands/bind.js";
 import { restore } from "../../src/cli/commands/restore.js";
 import type { CommandIo } from "../../src/cli/command.js";
+import { nodeSysfs } from "../../src/host/node-sysfs.js";
+import { planBind } from "../../src/host/bind-plan.js";
+import { executeBind } from "../../src/host/bind-executor.js";
+import { memoryJournal } from "../../src/host/journal.js";
+import { VfioSystemError } from "../../src/api/errors.js";
+import type { Sysfs } from "../../src/api/sysfs.js";
 import { groupStatusLayout } from "../../src/abi/vfio/group-status.js";
 import { VFIO_GROUP_GET_STATUS } from "../../src/abi/ioctl-number.js";
 import { VFIO_GROUP_FLAGS_VIABLE } from "../../src/api/constants.js";
@@ -134,4 +140,47 @@ test("vfio bind refuses to take the e1000 while its interface is up, and changes
   assert.equal(status, 1, text);
   assert.match(text, new RegExp(`network interface ${name} is up`));
   assert.equal(driverOf("0000:01:02.0"), "e1000");
+});
+
+test("a real bind that fails part-way puts the moved devices back on their real drivers", { skip }, async (t) => {
+  const edu = "0000:01:01.0";
+  const nic = "0000:01:02.0";
+  // Start with the edu unbound too, so the plan moves two devices: edu first, then the e1000.
+  writeFileSync(`${PCI}/${edu}/driver/unbind`, edu);
+  writeFileSync(`${PCI}/${edu}/driver_override`, "\n");
+  t.after(() => {
+    writeFileSync(`${PCI}/${nic}/driver_override`, "\n");
+    if (driverOf(nic) !== "e1000") {
+      if (driverOf(nic)) writeFileSync(`${PCI}/${nic}/driver/unbind`, nic);
+      writeFileSync("/sys/bus/pci/drivers_probe", nic);
+    }
+    if (driverOf(edu) !== "vfio-pci") {
+      if (driverOf(edu)) writeFileSync(`${PCI}/${edu}/driver/unbind`, edu);
+      writeFileSync(`${PCI}/${edu}/driver_override`, "vfio-pci");
+      writeFileSync("/sys/bus/pci/drivers_probe", edu);
+    }
+  });
+  const real = nodeSysfs();
+  // The real /sys, except that the e1000's first drivers_probe fails (EIO) without reaching the kernel.
+  let failed = false;
+  const failing: Sysfs = {
+    description: real.description,
+    read: (p) => real.read(p),
+    list: (p) => real.list(p),
+    readlink: (p) => real.readlink(p),
+    write: async (p, v) => {
+      if (p === "bus/pci/drivers_probe" && v === nic && !failed) {
+        failed = true;
+        throw new VfioSystemError("sysfs write", 5, "sysfs", p);
+      }
+      return real.write(p, v);
+    },
+  };
+  const plan = await planBind(failing, [edu]);
+  assert.deepEqual(plan.members.map((m) => [m.address, m.action]), [["0000:00:04.0", "stays"], [edu, "bind"], [nic, "bind"]]);
+  await assert.rejects(executeBind(plan, { sysfs: failing, journal: memoryJournal() }), { name: "BindStepError", code: "EIO", rolledBack: [nic, edu] });
+  assert.equal(driverOf(nic), "e1000");
+  assert.equal(overrideOf(nic), "(null)");
+  assert.equal(driverOf(edu), null);
+  assert.equal(overrideOf(edu), "(null)");
 });

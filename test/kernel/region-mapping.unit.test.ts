@@ -59,3 +59,20 @@ test("after unmap() every access throws, bytes is empty, stale views are harmles
   // The placeholder is private: the backing memory keeps what was there.
   assert.equal(backing.bytes[0], 7);
 });
+
+test("a read-only mapping (a region without the WRITE flag) refuses stores instead of faulting", (t) => {
+  const libc = loadLibc();
+  const backing = allocateMemfd(libc, 4096);
+  backing.bytes[0] = 0x2a;
+  const address = libc.mmap(4096, PROT_READ, MAP_SHARED, backing.fd!, 0n);
+  const region = new MmapRegionMapping(libc, 0, 0n, 4096, address, undefined, false);
+  t.after(() => {
+    region.unmap();
+    backing.free();
+  });
+  assert.equal(region.read8(0), 0x2a);
+  assert.equal(region.read32(0), 0x2a);
+  for (const write of [() => region.write8(0, 1), () => region.write16(0, 1), () => region.write32(0, 1), () => region.write64(0, 1n)]) {
+    assert.throws(write, /read-only/);
+  }
+});

@@ -69,6 +69,15 @@ test("openDevice() runs container → group → SET_CONTAINER → SET_IOMMU(type
   assert.deepEqual(system.open, { containers: 0, groups: 0, memory: 0, notifiers: 0 });
 });
 
+test("openDevice() falls back to type1 where the kernel offers only type1", async () => {
+  const libc = linuxLike();
+  libc.handlers.set(ioctl.VFIO_CHECK_EXTENSION, (_fd, ext) => (ext === 1 ? 1 : 0));
+  const system = new KernelSystem({ libc, sysfs, lockedMemory: lockedMemory(0n, 0n, true) });
+  await using opened = await openDevice(system, DEV);
+  assert.equal(opened.iommu, 1);
+  assert.deepEqual(libc.calls.filter((c) => c.request === ioctl.VFIO_SET_IOMMU).map((c) => c.arg), [1]);
+});
+
 test("a failure part-way closes what was opened and keeps op, errno and target", async () => {
   const libc = linuxLike();
   const system = new KernelSystem({ libc, sysfs, lockedMemory: lockedMemory(0n, 0n, true) });

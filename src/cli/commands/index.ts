@@ -2,6 +2,7 @@
 import type { Command } from "../command.js";
 import { bind } from "./bind.js";
 import { checkCommand } from "./check.js";
+import { demoCommand } from "./demo.js";
 import { infoCommand } from "./info.js";
 import { lsCommand } from "./ls.js";
 import { passthrough } from "./passthrough.js";
@@ -9,4 +10,6 @@ import { restore } from "./restore.js";
 import { serveCommand } from "./serve.js";
 import { unpersist } from "./unpersist.js";
 
-export const commands: readonly Command[] = [lsCommand, checkCommand, infoCommand(), bind, restore, unpersist, passthrough, serveCommand];
+export const commands: readonly Command[] = [
+  demoCommand, lsCommand, checkCommand, infoCommand(), bind, restore, unpersist, passthrough, serveCommand,
+];

@@ -19,6 +19,7 @@ import type { VfioDevice } from "../../api/device.js";
 import { KernelSystem } from "../../kernel/system.js";
 import { VfioUserClient } from "../../user/client.js";
 import type { Command, CommandIo } from "../command.js";
+import { emulatedSystem } from "../emulated.js";
 
 const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
 const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
@@ -209,6 +210,7 @@ flags, capabilities) and every IRQ index (count, flags). Needs access to /dev/vf
 With --socket, describes the device a vfio-user server serves on that UNIX socket instead.
 
   --json         print the report as JSON (64-bit values as hex strings)
+  --emulated     inspect a device of the built-in emulated machine (try 0000:00:03.0)
   --group N      the IOMMU group, when sysfs cannot tell it
   --socket PATH  a vfio-user server's socket
   --no-fds       over vfio-user, pass no file descriptors (message-based paths only)
@@ -225,11 +227,13 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
       let group: number | undefined;
       let socket: string | undefined;
       let fds = true;
+      let emulated = false;
       const positional: string[] = [];
       for (let i = 0; i < args.length; i++) {
         const arg = args[i]!;
         if (arg === "--json") json = true;
         else if (arg === "--no-fds") fds = false;
+        else if (arg === "--emulated") emulated = true;
         else if (arg === "--socket" || arg.startsWith("--socket=")) {
           socket = arg === "--socket" ? args[++i] : arg.slice("--socket=".length);
           if (!socket) throw new VfioUsageError("--socket needs the path of a vfio-user server's socket");
@@ -250,7 +254,8 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
       if (positional.length !== 1) throw new VfioUsageError("give exactly one device address (e.g. vfio info 0000:00:03.0)");
       const name = positional[0]!;
       if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(name)) throw new VfioUsageError(`'${name}' is not a PCI address (domain:bus:device.function, e.g. 0000:00:03.0)`);
-      const system = makeSystem();
+      // --emulated: the built-in machine, bound as the test guest's /init leaves it.
+      const system = emulated ? emulatedSystem() : makeSystem();
       try {
         const report = await inspectDevice(system, name.toLowerCase(), group);
         io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));

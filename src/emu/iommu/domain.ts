@@ -14,9 +14,12 @@ export interface DomainMapping {
   readonly write: boolean;
 }
 
-/** The result of translating one access: the page and the offset in it, or why not. */
+/**
+ * The result of translating one access: the memory and the offset of the byte in it, with how
+ * many bytes up to the end of the page (the translation is valid that far), or why not.
+ */
 export type Translation =
-  | { readonly ok: true; readonly page: Uint8Array; readonly offset: number }
+  | { readonly ok: true; readonly page: Uint8Array; readonly offset: number; readonly available: number }
   | { readonly ok: false; readonly reason: "not-mapped" | "no-read-permission" | "no-write-permission" };
 
 export class IommuDomain {
@@ -73,13 +76,12 @@ export class IommuDomain {
       const i = this.find(iova);
       if (i < 0) return { ok: false, reason: "not-mapped" };
       const m = this.mappings[i]!;
-      const start = pageNumber * this.pageSize - m.iova;
-      entry = { page: m.bytes.subarray(start, start + this.pageSize), read: m.read, write: m.write };
+      entry = { bytes: m.bytes, base: pageNumber * this.pageSize - m.iova, read: m.read, write: m.write };
       this.iotlb.insert(pageNumber, entry);
     }
     if (access === "write" && !entry.write) return { ok: false, reason: "no-write-permission" };
     if (access === "read" && !entry.read) return { ok: false, reason: "no-read-permission" };
-    return { ok: true, page: entry.page, offset };
+    return { ok: true, page: entry.bytes, offset: entry.base + offset, available: this.pageSize - offset };
   }
 
   get count(): number {

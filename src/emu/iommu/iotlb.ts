@@ -7,19 +7,31 @@
 
 /** A cached translation of one IOVA page. */
 export interface IotlbEntry {
-  /** The page's memory (exactly one page long). */
-  readonly page: Uint8Array;
+  /** The memory the page lies in (the whole mapping: no per-page view is allocated). */
+  readonly bytes: Uint8Array;
+  /** Where the page starts in `bytes`. */
+  readonly base: number;
   readonly read: boolean;
   readonly write: boolean;
 }
 
 export class Iotlb {
   private readonly entries = new Map<number, IotlbEntry>();
+  /**
+   * Insertion order as a ring of page numbers, for FIFO eviction. (Asking the Map for its
+   * oldest key instead walks over the slots of deleted entries, which made every miss slow.)
+   * A page invalidated and cached again appears twice; evicting its older slot only costs a miss.
+   */
+  private readonly ring: Float64Array;
+  private head = 0;
+  private filled = 0;
   hits = 0;
   misses = 0;
 
   /** `capacity` entries, evicted oldest first. */
-  constructor(readonly capacity = 512) {}
+  constructor(readonly capacity = 512) {
+    this.ring = new Float64Array(capacity);
+  }
 
   lookup(pageNumber: number): IotlbEntry | undefined {
     const entry = this.entries.get(pageNumber);
@@ -29,10 +41,10 @@ export class Iotlb {
   }
 
   insert(pageNumber: number, entry: IotlbEntry): void {
-    if (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+    if (this.filled === this.capacity) this.entries.delete(this.ring[this.head]!);
+    else this.filled++;
+    this.ring[this.head] = pageNumber;
+    this.head = (this.head + 1) % this.capacity;
     this.entries.set(pageNumber, entry);
   }
 
@@ -47,6 +59,8 @@ export class Iotlb {
 
   flush(): void {
     this.entries.clear();
+    this.filled = 0;
+    this.head = 0;
   }
 
   get size(): number {

@@ -9,7 +9,7 @@
  */
 import type { BarSpec, DeviceModel } from "../../api/hosting.js";
 import {
-  PCI_BASE_ADDRESS_0, PCI_CAPABILITY_LIST, PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CLASS_REVISION, PCI_COMMAND,
+  PCI_BASE_ADDRESS_0, PCI_CAPABILITY_LIST, PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_CLASS_REVISION, PCI_COMMAND,
   PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_IO, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_DEVICE_ID, PCI_HEADER_TYPE,
   PCI_INTERRUPT_LINE, PCI_INTERRUPT_PIN, PCI_STATUS, PCI_STATUS_CAP_LIST, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID,
   PCI_VENDOR_ID,
@@ -83,6 +83,8 @@ export class ConfigSpace {
   private readonly writeMask: Uint8Array;
   /** Offset of the MSI capability, 0 when there is none. */
   readonly msiCap: number;
+  /** Offset of the MSI-X capability, 0 when there is none. */
+  readonly msixCap: number;
   /** Offset of the PCI Express capability, 0 when conventional. */
   readonly pcieCap: number;
   /** Offset of the ACS extended capability, 0 when absent. */
@@ -147,6 +149,18 @@ export class ConfigSpace {
       chain.push(msiCap);
       next += 0x10;
     }
+    let msixCap = 0;
+    if (model.msix) {
+      // MSI-X (PCI Local Bus Spec 3.0 §6.8.2): Table Size is N-1; table and PBA offsets carry their BIR.
+      msixCap = next;
+      this.bytes[msixCap] = PCI_CAP_ID_MSIX;
+      this.w16(msixCap + 2, (model.msix.vectors - 1) & 0x7ff);
+      this.mask16(msixCap + 2, 0xc000);
+      this.w32(msixCap + 4, (model.msix.tableOffset & ~7) | model.msix.tableBar);
+      this.w32(msixCap + 8, (model.msix.pbaOffset & ~7) | model.msix.pbaBar);
+      chain.push(msixCap);
+      next += 0x0c;
+    }
     if (chain.length) {
       this.w16(PCI_STATUS, PCI_STATUS_CAP_LIST);
       this.bytes[PCI_CAPABILITY_LIST] = chain[0]!;
@@ -163,6 +177,7 @@ export class ConfigSpace {
       this.w32(256, 0x0001 | (2 << 16) | (acsCap << 20));
     }
     this.msiCap = msiCap;
+    this.msixCap = msixCap;
     this.pcieCap = pcieCap;
     this.acsCap = acsCap;
   }

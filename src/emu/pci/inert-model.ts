@@ -4,7 +4,7 @@
  * read as zero and drop writes, which is what a userspace driver sees of a device it does not
  * know how to program; nothing else of it is observable through VFIO.
  */
-import type { AccessSize, BarSpec, DeviceHost, DeviceModel, PciIdentity } from "../../api/hosting.js";
+import type { AccessSize, BarSpec, DeviceHost, DeviceModel, MsixSpec, PciIdentity } from "../../api/hosting.js";
 
 export interface InertDescription {
   readonly name: string;
@@ -12,6 +12,7 @@ export interface InertDescription {
   readonly bars?: readonly (BarSpec | undefined)[];
   readonly msiVectors?: number;
   readonly intxPin?: number;
+  readonly msix?: MsixSpec;
 }
 
 /** A device model with identity and BARs but no behaviour. */
@@ -21,6 +22,7 @@ export class InertModel implements DeviceModel {
   readonly bars: readonly (BarSpec | undefined)[];
   readonly msiVectors: number;
   readonly intxPin: number;
+  readonly msix?: MsixSpec;
 
   constructor(description: InertDescription) {
     this.name = description.name;
@@ -28,6 +30,7 @@ export class InertModel implements DeviceModel {
     this.bars = description.bars ?? [];
     this.msiVectors = description.msiVectors ?? 0;
     this.intxPin = description.intxPin ?? 0;
+    if (description.msix) this.msix = description.msix;
   }
 
   attach(_host: DeviceHost): void {}

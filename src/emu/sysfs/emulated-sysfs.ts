@@ -132,6 +132,10 @@ function render(machine: Machine): Extract<Node, { kind: "dir" }> {
   put(root, "class/iommu/dmar0", link("../../devices/virtual/iommu/dmar0"));
   put(root, "devices/virtual/iommu/dmar0/intel-iommu/version", file("1:0\n"));
   put(root, "devices/virtual/iommu/dmar0/intel-iommu/address", file("fed90000\n"));
+  // QEMU's VT-d registers as the guest reads them: CAP (MGAW 39, 2 MiB/1 GiB pages), ECAP (IR, PT, no SC).
+  put(root, "devices/virtual/iommu/dmar0/intel-iommu/cap", file("d2008c22260206\n"));
+  put(root, "devices/virtual/iommu/dmar0/intel-iommu/ecap", file("f00f4a\n"));
+  put(root, "devices/virtual/iommu/dmar0/intel-iommu/domains_supported", file("256\n"));
 
   // bus/pci/drivers/<name>: every loaded driver.
   for (const driver of machine.drivers) {

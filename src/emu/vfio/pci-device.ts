@@ -3,7 +3,7 @@
  * vfio_pci_core.c and vfio_pci_intrs.c, Linux 6.1): what VFIO_DEVICE_* ioctls and region
  * reads and writes do, with the kernel's errnos.
  */
-import type { DeviceInfo, IrqInfo, RegionInfo } from "../../api/device-info.js";
+import type { DeviceInfo, IrqInfo, RegionCap, RegionInfo } from "../../api/device-info.js";
 import type { EventNotifier } from "../../api/event-notifier.js";
 import type { IrqSetRequest } from "../../api/irq-set.js";
 import type { VfioOp } from "../../api/op.js";
@@ -15,7 +15,8 @@ import {
   VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ERR_IRQ_INDEX,
   VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
   VFIO_PCI_NUM_REGIONS, VFIO_PCI_REQ_IRQ_INDEX, VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX,
-  VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+  VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_CAPS,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
 } from "../../api/constants.js";
 import { PCI_MSI_ADDRESS_HI, PCI_MSI_ADDRESS_LO, PCI_MSI_DATA_64, PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE } from "../pci/config-space.js";
 import type { PciFunction } from "../pci/function.js";
@@ -111,8 +112,17 @@ export class VfioPciDevice {
     if (index >= 0 && index <= 5) {
       const size = this.barSize(index);
       if (!size) return { index, flags: 0, size: 0n, offset, caps: [] };
-      const flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE | (this.barMmapSupported(index) ? VFIO_REGION_INFO_FLAG_MMAP : 0);
-      return { index, flags, size, offset, caps: [] };
+      let flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+      const caps: RegionCap[] = [];
+      if (this.barMmapSupported(index)) {
+        flags |= VFIO_REGION_INFO_FLAG_MMAP;
+        // The BAR holding the MSI-X table: x86 lets userspace mmap it (msix_mappable_cap).
+        if (index === this.msixBar) {
+          caps.push({ id: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, kind: "msix-mappable", version: 1 });
+          flags |= VFIO_REGION_INFO_FLAG_CAPS;
+        }
+      }
+      return { index, flags, size, offset, caps };
     }
     if (index === VFIO_PCI_ROM_REGION_INDEX) {
       // No emulated function has a ROM BAR (nor a shadow ROM): size 0, no flags.
@@ -143,8 +153,11 @@ export class VfioPciDevice {
         if (!pos) return 0;
         return 1 << ((this.fn.config.read(pos + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_QMASK) >> 1);
       }
-      case VFIO_PCI_MSIX_IRQ_INDEX:
-        return 0;
+      case VFIO_PCI_MSIX_IRQ_INDEX: {
+        const pos = this.fn.config.msixCap;
+        // PCI_MSIX_FLAGS_QSIZE + 1.
+        return pos ? (this.fn.config.read(pos + 2, 2) & 0x7ff) + 1 : 0;
+      }
       case VFIO_PCI_ERR_IRQ_INDEX:
         return this.fn.isPcie ? 1 : 0;
       case VFIO_PCI_REQ_IRQ_INDEX:
@@ -304,6 +317,12 @@ export class VfioPciDevice {
 
   private barStart(index: number): bigint {
     return this.fn.resources[index]?.start ?? 0n;
+  }
+
+  /** vdev->msix_bar: the BIR of the MSI-X table, or -1. */
+  get msixBar(): number {
+    const pos = this.fn.config.msixCap;
+    return pos ? this.fn.config.read(pos + 4, 4) & 0x7 : -1;
   }
 
   barSize(index: number): bigint {

@@ -1,5 +1,5 @@
 /** Device scenarios: info, regions, config space as vfio-pci virtualises it, BAR access rules, reset, mmap. */
-import { EDU_PORT, EDU_ROOT, openDevice, read16, read32, read8, write16, write32 } from "../fixture.js";
+import { EDU_PORT, EDU_ROOT, NVME, openDevice, read16, read32, read8, write16, write32 } from "../fixture.js";
 import type { Scenario } from "../scenario.js";
 
 const CONFIG = 7;
@@ -141,6 +141,30 @@ export const deviceScenarios: readonly Scenario[] = [
       await ctx.attempt("bar1", () => device.mapRegion(1, 0n, 4096n));
       await ctx.attempt("unaligned", () => device.mapRegion(0, 0x800n, 0x1000n));
       await ctx.attempt("past_end", () => device.mapRegion(0, 0x100000n, 0x1000n));
+    },
+  },
+  {
+    id: "device.nvme-caps",
+    title: "A PCI Express device with MSI-X: the table's BAR carries the MSIX_MAPPABLE cap; 4 KiB config; MSI-X and ERR IRQs",
+    async run(ctx) {
+      const { device } = await openDevice(ctx, NVME);
+      ctx.record("info", await device.info());
+      for (const index of [0, 1, 6, 7]) {
+        const info = await device.regionInfo(index);
+        ctx.record(`region${index}`, { flags: info.flags, size: info.size, caps: info.caps.map((c) => ({ id: c.id, kind: c.kind, version: c.version })) });
+      }
+      for (let index = 0; index <= 4; index++) {
+        const info = await device.irqInfo(index);
+        ctx.record(`irq${index}`, { flags: info.flags, count: info.count });
+      }
+      const n = device.createNotifier();
+      ctx.defer(() => n.close());
+      await ctx.attempt("msi_none", () => device.setIrqs({ flags: 0x4 | 0x20, index: 1, start: 0, count: 1, notifiers: [n] }));
+      await ctx.attempt("msix_enable", () => device.setIrqs({ flags: 0x4 | 0x20, index: 2, start: 0, count: 1, notifiers: [n] }));
+      await ctx.attempt("msix_past", () => device.setIrqs({ flags: 0x4 | 0x20, index: 2, start: 64, count: 2, notifiers: [n, n] }));
+      await ctx.attempt("msix_disable", () => device.setIrqs({ flags: 0x1 | 0x20, index: 2, start: 0, count: 0 }));
+      await ctx.attempt("err_trigger", () => device.setIrqs({ flags: 0x4 | 0x20, index: 3, start: 0, count: 1, notifiers: [n] }));
+      await ctx.attempt("config_past_256", () => device.read(7, 0x100n, 4).then(() => undefined));
     },
   },
   {
