@@ -95,12 +95,16 @@ export class ServerSession implements RequestContext, DeviceBinding {
       return;
     }
     if (!reply) return;
+    const release = (): void => {
+      for (const fd of reply.closeAfterSend ?? []) this.closeFd(fd);
+    };
     try {
-      this.#transport.send(reply.bytes, reply.fds);
+      // The server's copies of fds it hands over are closed once the kernel has taken them.
+      this.#transport.send(reply.bytes, reply.fds, release);
     } catch {
       // The connection went away: close() releases the rest.
+      release();
     }
-    for (const fd of reply.closeAfterSend ?? []) this.closeFd(fd);
   }
 
   startTwinSocket(): number | undefined {

@@ -48,7 +48,9 @@ const byDesign: Record<string, Record<string, readonly [Json, string]>> = {
 
 for (const scenario of deviceScenarios) {
   const expected = golden?.scenarios[scenario.id];
-  test(`conformance over vfio-user ${scenario.id}: ${scenario.title}`, { skip: !expected && "not in the golden file" }, async () => {
+  // The vfio-user test bed serves the three edu devices; devices it does not serve are skipped.
+  const skip = !expected ? "not in the golden file" : scenario.id.startsWith("device.nvme") ? "no NVMe model is served over vfio-user (the test bed serves edu)" : false;
+  test(`conformance over vfio-user ${scenario.id}: ${scenario.title}`, { skip }, async () => {
     const system = await VfioUserSystem.create();
     try {
       await prepare(system);

@@ -52,9 +52,10 @@ class MemoryTransport implements Transport {
   start(handlers: TransportHandlers): void {
     this.handlers = handlers;
   }
-  send(): void {
+  send(_message: Uint8Array, _fds?: readonly number[], sent?: () => void): void {
     if (this.closed) throw new Error("closed");
     this.replies++;
+    sent?.();
   }
   close(): void {
     if (this.closed) return;

@@ -27,6 +27,7 @@ const READS_PER_EVENT = 64;
 interface Outgoing {
   data: Uint8Array;
   fds: readonly number[];
+  sent: (() => void) | undefined;
 }
 
 export class ScmTransport implements Transport {
@@ -79,37 +80,45 @@ export class ScmTransport implements Transport {
     this.#updateWatch();
   }
 
-  send(message: Uint8Array, fds: readonly number[] = []): void {
+  send(message: Uint8Array, fds: readonly number[] = [], sent?: () => void): void {
     if (this.#closed) throw new VfioSystemError("VFIO_USER_VERSION", errnoValue("EPIPE"), "vfio-user", this.#name, "the connection is closed");
     if (this.#queue.length === 0) {
-      const sent = this.#libc.sendmsg(this.#fd, message, fds);
-      if (sent === message.byteLength) return;
-      if (sent >= 0) {
-        // A partial send: the fds went with the first bytes; the rest follows alone.
-        this.#queue.push({ data: message.subarray(sent), fds: [] });
-      } else if (sent === -EAGAIN) {
-        this.#queue.push({ data: message, fds });
+      const n = this.#libc.sendmsg(this.#fd, message, fds);
+      if (n === message.byteLength) {
+        sent?.();
+        return;
+      }
+      if (n >= 0) {
+        // A partial send: the fds went with the first bytes (the kernel holds its own
+        // references now); the rest follows alone.
+        sent?.();
+        this.#queue.push({ data: message.subarray(n), fds: [], sent: undefined });
+      } else if (n === -EAGAIN) {
+        this.#queue.push({ data: message, fds, sent });
       } else {
-        this.#fail(new VfioSystemError("VFIO_USER_VERSION", -sent, "vfio-user", this.#name, "sendmsg failed"));
+        sent?.();
+        this.#fail(new VfioSystemError("VFIO_USER_VERSION", -n, "vfio-user", this.#name, "sendmsg failed"));
         return;
       }
       this.#updateWatch();
       return;
     }
-    this.#queue.push({ data: message, fds });
+    this.#queue.push({ data: message, fds, sent });
   }
 
   #flush(): void {
     while (this.#queue.length > 0 && !this.#closed) {
       const head = this.#queue[0]!;
-      const sent = this.#libc.sendmsg(this.#fd, head.data, head.fds);
-      if (sent === -EAGAIN) break;
-      if (sent < 0) {
-        this.#fail(new VfioSystemError("VFIO_USER_VERSION", -sent, "vfio-user", this.#name, "sendmsg failed"));
+      const n = this.#libc.sendmsg(this.#fd, head.data, head.fds);
+      if (n === -EAGAIN) break;
+      if (n < 0) {
+        this.#fail(new VfioSystemError("VFIO_USER_VERSION", -n, "vfio-user", this.#name, "sendmsg failed"));
         return;
       }
-      if (sent < head.data.byteLength) {
-        head.data = head.data.subarray(sent);
+      head.sent?.();
+      head.sent = undefined;
+      if (n < head.data.byteLength) {
+        head.data = head.data.subarray(n);
         head.fds = [];
         break;
       }
@@ -166,7 +175,8 @@ export class ScmTransport implements Transport {
 
   #shutdown(): void {
     this.#closed = true;
-    this.#queue.length = 0;
+    // Messages never sent release their fds to their owners.
+    for (const o of this.#queue.splice(0)) o.sent?.();
     // The poll handle goes before the fd (libuv must not poll a closed or reused fd).
     this.#watch?.close();
     this.#watch = undefined;

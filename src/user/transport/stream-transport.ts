@@ -44,10 +44,11 @@ export class StreamTransport implements Transport {
     this.#socket.on("close", () => this.#fail(undefined));
   }
 
-  send(message: Uint8Array, fds: readonly number[] = []): void {
+  send(message: Uint8Array, fds: readonly number[] = [], sent?: () => void): void {
     if (this.#closed) throw new VfioSystemError("VFIO_USER_VERSION", errnoValue("EPIPE"), "vfio-user", undefined, "the connection is closed");
     if (fds.length > 0) throw new VfioSystemError("VFIO_USER_VERSION", errnoValue("EINVAL"), "vfio-user", undefined, "this transport cannot pass fds");
     this.#socket.write(message);
+    sent?.();
   }
 
   #fail(error: Error | undefined): void {

@@ -19,10 +19,12 @@ export interface Transport {
   start(handlers: TransportHandlers): void;
   /**
    * Queues one whole message (header and payload) and its fds, sent together in one sendmsg
-   * (VFIO-USER.md §1). The fds are the caller's; the transport does not close them.
+   * (VFIO-USER.md §1). The fds are the caller's; the transport does not close them, and they
+   * must stay open until the message is gone: `sent` runs once it has been handed to the
+   * kernel (or dropped because the connection closed), after which the caller may close them.
    * Throws once the transport is closed.
    */
-  send(message: Uint8Array, fds?: readonly number[]): void;
+  send(message: Uint8Array, fds?: readonly number[], sent?: () => void): void;
   /** Closes the connection. Idempotent. */
   close(): void;
   readonly closed: boolean;
