@@ -12,13 +12,15 @@ import {
   VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
   VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_PCI_CONFIG_REGION_INDEX,
 } from "../../api/constants.js";
-import { VfioUsageError, isVfioError } from "../../api/errors.js";
+import { isVfioError } from "../../api/errors.js";
 import { openDevice } from "../../api/open-device.js";
 import type { VfioSystem } from "../../api/vfio-system.js";
 import type { VfioDevice } from "../../api/device.js";
 import { KernelSystem } from "../../kernel/system.js";
 import { VfioUserClient } from "../../user/client.js";
+import { parsePciAddress } from "../../host/pci-address.js";
 import type { Command, CommandIo } from "../command.js";
+import { parseCommandArgs, usageError } from "../parse-args.js";
 
 const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
 const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
@@ -221,38 +223,27 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
     summary: "show a device's regions and IRQs as VFIO reports them (lspci for VFIO)",
     usage: USAGE,
     async run(args: readonly string[], io: CommandIo): Promise<number> {
-      let json = false;
-      let group: number | undefined;
-      let socket: string | undefined;
-      let fds = true;
-      const positional: string[] = [];
-      for (let i = 0; i < args.length; i++) {
-        const arg = args[i]!;
-        if (arg === "--json") json = true;
-        else if (arg === "--no-fds") fds = false;
-        else if (arg === "--socket" || arg.startsWith("--socket=")) {
-          socket = arg === "--socket" ? args[++i] : arg.slice("--socket=".length);
-          if (!socket) throw new VfioUsageError("--socket needs the path of a vfio-user server's socket");
-        }
-        else if (arg === "--group") {
-          const value = args[++i];
-          if (value === undefined || !/^\d+$/.test(value)) throw new VfioUsageError("--group needs a group number");
-          group = Number(value);
-        } else if (arg.startsWith("-")) throw new VfioUsageError(`unknown option ${arg}`);
-        else positional.push(arg);
-      }
+      const { values, positionals } = parseCommandArgs("info", args, {
+        json: { type: "boolean" }, group: { type: "string" }, socket: { type: "string" }, "no-fds": { type: "boolean" },
+      });
+      const json = values.json === true;
+      const { socket } = values;
       if (socket !== undefined) {
-        if (positional.length > 0) throw new VfioUsageError("give a device address or --socket PATH, not both");
-        const report = await inspectSocket(socket, fds);
+        if (socket === "") throw usageError("info", "--socket needs the path of a vfio-user server's socket");
+        if (positionals.length > 0) throw usageError("info", "give a device address or --socket PATH, not both");
+        if (values.group !== undefined) throw usageError("info", "--group is for a device address, not --socket");
+        const report = await inspectSocket(socket, values["no-fds"] !== true);
         io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
         return 0;
       }
-      if (positional.length !== 1) throw new VfioUsageError("give exactly one device address (e.g. vfio info 0000:00:03.0)");
-      const name = positional[0]!;
-      if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(name)) throw new VfioUsageError(`'${name}' is not a PCI address (domain:bus:device.function, e.g. 0000:00:03.0)`);
+      if (values["no-fds"]) throw usageError("info", "--no-fds goes with --socket PATH only");
+      if (values.group !== undefined && !/^\d+$/.test(values.group)) throw usageError("info", `--group needs a group number, not '${values.group}'`);
+      const group = values.group === undefined ? undefined : Number(values.group);
+      if (positionals.length !== 1) throw usageError("info", "give exactly one device address (e.g. vfio info 0000:00:03.0)");
+      const name = parsePciAddress(positionals[0]!);
       const system = makeSystem();
       try {
-        const report = await inspectDevice(system, name.toLowerCase(), group);
+        const report = await inspectDevice(system, name, group);
         io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
         return 0;
       } finally {
