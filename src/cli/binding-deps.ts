@@ -5,7 +5,8 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { VfioSystemError, errnoValue } from "../api/errors.js";
+import { statSync } from "node:fs";
+import { VfioSystemError, VfioUsageError, errnoValue } from "../api/errors.js";
 import type { Sysfs } from "../api/sysfs.js";
 import { DEFAULT_JOURNAL_PATH, fileJournal, type Journal } from "../host/journal.js";
 import { nodeHostProbe, type HostProbe } from "../host/host-probe.js";
@@ -21,6 +22,7 @@ export interface BindingDeps {
    * a VfioUsageError (ENOTSYSFS) when DIR is neither.
    */
   openSysfs(dir: string | undefined): Promise<Sysfs>;
+  /** The journal: --journal FILE, or the default under /run. A directory is a VfioUsageError. */
   openJournal(path: string | undefined): Journal;
   readonly probe: HostProbe;
   loadModule(module: string): Promise<void>;
@@ -36,7 +38,14 @@ const run = promisify(execFile);
 
 export const defaultBindingDeps: BindingDeps = {
   openSysfs: async (dir) => nodeSysfs(dir === undefined ? {} : { root: (await resolveSysfsRoot(dir)).sys }),
-  openJournal: (path) => fileJournal(path ?? DEFAULT_JOURNAL_PATH),
+  openJournal(path) {
+    // A directory given as --journal is the user's slip (exit 2); other failures of the file
+    // surface from host/journal.ts as failed operations (exit 1).
+    if (path !== undefined && (path === "" || statSync(path, { throwIfNoEntry: false })?.isDirectory())) {
+      throw new VfioUsageError(`--journal ${path === "" ? "needs a file" : `${path} is a directory`}: give the journal file, e.g. ${DEFAULT_JOURNAL_PATH}`, "EISDIR");
+    }
+    return fileJournal(path ?? DEFAULT_JOURNAL_PATH);
+  },
   probe: nodeHostProbe(),
   async loadModule(module) {
     try {

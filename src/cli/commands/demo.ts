@@ -17,6 +17,7 @@ import { defaultMachineSpec } from "../../emu/default-machine.js";
 import { Machine } from "../../emu/machine.js";
 import { EmulatedSystem } from "../../emu/system.js";
 import type { Command, CommandIo } from "../command.js";
+import { hex } from "../format.js";
 import { parseCommandArgs } from "../parse-args.js";
 import { styleFor } from "../style.js";
 
@@ -25,7 +26,6 @@ const NOT_VIABLE_EDU = "0000:01:01.0";
 const IOVA = 0x10_0000n;
 const UNMAPPED_IOVA = 0x80_0000n;
 const EDU_BUFFER = 0x4_0000n;
-const hex = (v: bigint | number, width = 0) => `0x${v.toString(16).padStart(width, "0")}`;
 
 function flagsText(flags: number): string {
   const names = [];

@@ -21,6 +21,9 @@ import { VfioUserClient } from "../../user/client.js";
 import { parsePciAddress } from "../../host/pci-address.js";
 import type { Command, CommandIo } from "../command.js";
 import { parseCommandArgs, usageError } from "../parse-args.js";
+import { asSocketError, checkConnectSocketPath } from "../socket-path.js";
+import { formatSize, hex, hexDigits } from "../format.js";
+import { formatTable } from "../style.js";
 
 const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
 const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
@@ -28,7 +31,7 @@ const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
 function flagNames(flags: number, names: readonly (readonly [number, string])[]): string[] {
   const out = names.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
   const known = names.reduce((all, [bit]) => all | bit, 0);
-  if ((flags & ~known) !== 0) out.push(`0x${(flags & ~known).toString(16)}`);
+  if ((flags & ~known) !== 0) out.push(hex(flags & ~known));
   return out;
 }
 
@@ -82,10 +85,6 @@ export interface IrqReport {
   readonly error?: string;
 }
 
-function hex(value: bigint): string {
-  return `0x${value.toString(16)}`;
-}
-
 /** One capability in words: "sparse-mmap [0x0+0x2000, 0x3000+0x1000]". */
 export function describeCap(cap: RegionCap): string {
   switch (cap.kind) {
@@ -128,8 +127,12 @@ export async function reportDevice(device: VfioDevice, context: Pick<DeviceRepor
   if (pci && regions[VFIO_PCI_CONFIG_REGION_INDEX]?.error === undefined) {
     // Vendor, device, revision and class: the first 12 bytes of the type 0 header (PCI Local Bus Spec 3.0 §6.2.1).
     const b = await device.read(VFIO_PCI_CONFIG_REGION_INDEX, 0n, 12).catch(() => undefined);
-    const h = (v: number, width: number): string => v.toString(16).padStart(width, "0");
-    if (b) identity = { vendorId: h(b[0]! | (b[1]! << 8), 4), deviceId: h(b[2]! | (b[3]! << 8), 4), revision: h(b[8]!, 2), classCode: h(b[9]! | (b[10]! << 8) | (b[11]! << 16), 6) };
+    if (b) {
+      identity = {
+        vendorId: hexDigits(b[0]! | (b[1]! << 8), 4), deviceId: hexDigits(b[2]! | (b[3]! << 8), 4),
+        revision: hexDigits(b[8]!, 2), classCode: hexDigits(b[9]! | (b[10]! << 8) | (b[11]! << 16), 6),
+      };
+    }
   }
   return { ...context, ...(identity ? { identity } : {}), flags: info.flags, flagNames: flagNames(info.flags, DEVICE_FLAGS), regions, irqs };
 }
@@ -146,9 +149,15 @@ export async function inspectDevice(system: VfioSystem, name: string, group?: nu
   });
 }
 
-/** Connects to a vfio-user server at `socket` and gathers the report; the connection is closed again. */
+/**
+ * Connects to a vfio-user server at `socket` and gathers the report; the connection is closed
+ * again. A path that is no socket, or where nothing listens, rejects with one clear line.
+ */
 export async function inspectSocket(socket: string, fds: boolean): Promise<DeviceReport> {
-  const client = await VfioUserClient.connect(socket, { fds });
+  await checkConnectSocketPath(socket);
+  const client = await VfioUserClient.connect(socket, { fds }).catch((error: unknown) => {
+    throw asSocketError("connect", socket, error);
+  });
   try {
     const caps = client.serverCaps;
     const via = `vfio-user 0.${client.minor} (max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}, ` +
@@ -159,25 +168,17 @@ export async function inspectSocket(socket: string, fds: boolean): Promise<Devic
   }
 }
 
-function size(hexSize: string): string {
-  const value = BigInt(hexSize);
-  for (const [unit, shift] of [["GiB", 30n], ["MiB", 20n], ["KiB", 10n]] as const) {
-    if (value >= 1n << shift && value % (1n << shift) === 0n) return `${value >> shift} ${unit}`;
-  }
-  return `${value}`;
-}
-
+/** formatTable, indented two spaces under its heading. */
 function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")}`.trimEnd()).join("\n");
+  return formatTable(rows.map(([first, ...rest]) => [`  ${first ?? ""}`, ...rest]));
 }
 
 /** The human-readable report. */
 export function renderReport(report: DeviceReport): string {
   const lines = [
     report.group === undefined
-      ? `${report.device}: ${report.via}, flags ${report.flagNames.join(" ") || "none"} (0x${report.flags.toString(16)})`
-      : `${report.device}: group ${report.group}, IOMMU ${report.iommu}, flags ${report.flagNames.join(" ") || "none"} (0x${report.flags.toString(16)})`,
+      ? `${report.device}: ${report.via}, flags ${report.flagNames.join(" ") || "none"} (${hex(report.flags)})`
+      : `${report.device}: group ${report.group}, IOMMU ${report.iommu}, flags ${report.flagNames.join(" ") || "none"} (${hex(report.flags)})`,
     ...(report.identity
       ? [`PCI ${report.identity.vendorId}:${report.identity.deviceId}, class ${report.identity.classCode}, revision ${report.identity.revision}`]
       : []),
@@ -188,7 +189,7 @@ export function renderReport(report: DeviceReport): string {
       ...report.regions.map((r) =>
         r.error !== undefined
           ? [String(r.index), r.name, "-", "-", `(${r.error})`, ""]
-          : [String(r.index), r.name, size(r.size!), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
+          : [String(r.index), r.name, formatSize(BigInt(r.size!)), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
     ]),
     "",
     `irqs (${report.irqs.length}):`,

@@ -7,6 +7,7 @@ import { VfioUserServer } from "../../user/server.js";
 import type { Command } from "../command.js";
 import { deviceModels } from "../device-models.js";
 import { parseCommandArgs, usageError } from "../parse-args.js";
+import { asSocketError, checkServeSocketPath } from "../socket-path.js";
 
 const usage = `usage: vfio serve <model> --socket PATH [--no-fds]
 
@@ -42,9 +43,12 @@ export const serveCommand: Command = {
   usage,
   async run(args, io) {
     const { model, socket, fds } = parse(args);
+    await checkServeSocketPath(socket);
     const server = await VfioUserServer.listen(deviceModels[model]!.create(), socket, {
       fds,
       onDisconnect: (error) => io.stderr.write(`client left${error ? `: ${error.message}` : ""}\n`),
+    }).catch((error: unknown) => {
+      throw asSocketError("bind", socket, error);
     });
     io.stdout.write(`serving ${model} on ${socket}${fds ? "" : " (no fd passing)"}; Ctrl-C to stop\n`);
     await new Promise<void>((resolve) => {
