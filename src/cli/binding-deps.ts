@@ -36,6 +36,7 @@ export interface BindingDeps {
 
 const run = promisify(execFile);
 
+/** The live machine: /sys (or --sysfs), the journal under /run, modprobe, /dev and /etc. */
 export const defaultBindingDeps: BindingDeps = {
   openSysfs: async (dir) => nodeSysfs(dir === undefined ? {} : { root: (await resolveSysfsRoot(dir)).sys }),
   openJournal(path) {

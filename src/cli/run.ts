@@ -32,7 +32,8 @@ function overview(commands: readonly Command[]): string {
     "commands:",
     ...lines,
     "",
-    "Run 'vfio <command> --help' for a command's options.",
+    "Run 'vfio help <command>' (or 'vfio <command> --help') for a command's options,",
+    "'vfio --version' for the version.",
     "",
   ].join("\n");
 }

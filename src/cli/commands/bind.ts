@@ -88,6 +88,7 @@ export function parseTimeout(command: string, text: string | undefined): number 
   return ms;
 }
 
+/** `vfio bind` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "bind",
@@ -146,4 +147,5 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
   };
 }
 
+/** `vfio bind` on this machine. */
 export const bind = bindCommand();

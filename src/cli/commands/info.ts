@@ -64,6 +64,7 @@ export interface DeviceReport {
   readonly regions: readonly RegionReport[];
   readonly irqs: readonly IrqReport[];
 }
+/** One region index of the report; `error` instead of the fields when the device gave no info. */
 export interface RegionReport {
   readonly index: number;
   readonly name: string;
@@ -76,6 +77,7 @@ export interface RegionReport {
   /** The errno code when the kernel gave no info for this index (e.g. VGA on a non-VGA device). */
   readonly error?: string;
 }
+/** One IRQ index of the report; `error` instead of the fields when the device gave no info. */
 export interface IrqReport {
   readonly index: number;
   readonly name: string;
@@ -206,9 +208,10 @@ export function renderReport(report: DeviceReport): string {
 const USAGE = `usage: vfio info <device> [--json] [--group N]
        vfio info --socket PATH [--json] [--no-fds]
 
-Opens <device> (a PCI address such as 0000:00:03.0, bound to vfio-pci) through VFIO and prints
-the device fd's view of it: device flags, PCI identity, every region (index, name, size, offset,
-flags, capabilities) and every IRQ index (count, flags). Needs access to /dev/vfio.
+Opens <device> (a PCI address such as 0000:00:03.0 or 00:03.0, bound to vfio-pci) through
+VFIO and prints the device fd's view of it: device flags, PCI identity, every region (index,
+name, size, offset, flags, capabilities) and every IRQ index (count, flags). Needs access to
+/dev/vfio.
 With --socket, describes the device a vfio-user server serves on that UNIX socket instead.
 
   --json         print the report as JSON (64-bit values as hex strings)

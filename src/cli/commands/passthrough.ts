@@ -25,6 +25,7 @@ function shellWord(word: string): string {
   return /^[\w,=:./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
+/** `vfio passthrough` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "passthrough",
@@ -49,4 +50,5 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
   };
 }
 
+/** `vfio passthrough` on this machine. */
 export const passthrough = passthroughCommand();

@@ -25,6 +25,7 @@ user has the device's group open.
   --sysfs <dir>    act on this sysfs tree instead of /sys (or a capture holding sys/)
   --journal <file> the journal (default /run/vfio-ts/journal.json)`;
 
+/** `vfio restore` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "restore",
@@ -80,4 +81,5 @@ export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command 
   };
 }
 
+/** `vfio restore` on this machine. */
 export const restore = restoreCommand();

@@ -37,6 +37,7 @@ function parse(args: readonly string[]): { model: string; socket: string; fds: b
   return { model, socket, fds: values["no-fds"] !== true };
 }
 
+/** `vfio serve`. */
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve a device model (edu) over vfio-user on a UNIX socket",

@@ -16,6 +16,7 @@ ${PERSIST_RECORD}), then rebuilds the initramfs if persisting did. Devices stay 
 
   --dry-run   print what would be removed and run, and change nothing`;
 
+/** `vfio unpersist` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function unpersistCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "unpersist",
@@ -42,4 +43,5 @@ export function unpersistCommand(deps: BindingDeps = defaultBindingDeps): Comman
   };
 }
 
+/** `vfio unpersist` on this machine. */
 export const unpersist = unpersistCommand();
