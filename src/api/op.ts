@@ -43,4 +43,12 @@ export type VfioOp =
   | "VFIO_USER_REGION_WRITE_MULTI"
   | "VFIO_USER_DEVICE_FEATURE"
   | "sysfs write"
-  | "sysfs read";
+  | "sysfs read"
+  /** bind(2) and connect(2) of a UNIX socket (vfio serve, vfio info --socket). */
+  | "bind"
+  | "connect"
+  /** Running a helper program (modprobe, update-initramfs). */
+  | "exec"
+  /** The binding journal file (host/journal.ts). */
+  | "journal read"
+  | "journal write";

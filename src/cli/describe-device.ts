@@ -6,7 +6,7 @@ import type { PciDevice } from "../host/pci-devices.js";
 import { builtinPciClassName } from "../host/pci-class-names.js";
 import type { PciIds } from "../host/pci-ids.js";
 
-const hex = (value: number, digits: number) => value.toString(16).padStart(digits, "0");
+import { hexDigits as hex } from "./format.js";
 
 /** "8086:100e". */
 export function deviceIds(device: PciDevice): string {

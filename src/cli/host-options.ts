@@ -2,13 +2,17 @@
  * The options `vfio ls` and `vfio check` share: which machine to inspect (--sysfs), how to
  * print (--json), and where names come from (--pci-ids).
  */
-import { parseArgs } from "node:util";
 import { VfioUsageError } from "../api/errors.js";
 import type { HostEnvironment } from "../api/host-environment.js";
 import { hostEnvironmentForSysfs, nodeHostEnvironment } from "../host/node-host-environment.js";
 import { loadPciIds, type PciIds } from "../host/pci-ids.js";
 import { emulatedMachine } from "./emulated.js";
 import { emulatedHostEnvironment } from "../emu/host-environment.js";
+import { parseCommandArgs, usageError, type PositionalCount } from "./parse-args.js";
+
+const HOST_OPTIONS = {
+  sysfs: { type: "string" }, emulated: { type: "boolean" }, json: { type: "boolean" }, "pci-ids": { type: "string" },
+} as const;
 
 /** Parsed host options plus the positional arguments. */
 export interface HostOptions {
@@ -28,30 +32,14 @@ export const HOST_OPTIONS_USAGE = [
 ].join("\n");
 
 /**
- * Parses `args` for `command`; rejects unknown options and wrong positional counts with a
- * VfioUsageError.
+ * Parses `args` for `command` (through parse-args.ts); rejects unknown options and wrong
+ * positional counts with a VfioUsageError, and a --sysfs DIR that is not a sysfs tree with one
+ * coded ENOTSYSFS.
  */
-export async function parseHostOptions(command: string, args: readonly string[], positionals: { min: number; max: number; name: string }): Promise<HostOptions> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: { sysfs: { type: "string" }, emulated: { type: "boolean" }, json: { type: "boolean" }, "pci-ids": { type: "string" } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // node:util parseArgs errors (ERR_PARSE_ARGS_*) are the user's: one line, exit 2.
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new VfioUsageError(`${message}; run 'vfio ${command} --help'`, "EUSAGE", { cause: error });
-  }
+export async function parseHostOptions(command: string, args: readonly string[], positionals: PositionalCount): Promise<HostOptions> {
+  const parsed = parseCommandArgs(command, args, HOST_OPTIONS, positionals);
   const { values } = parsed;
-  if (parsed.positionals.length < positionals.min || parsed.positionals.length > positionals.max) {
-    const expected = positionals.max === 0 ? "no arguments" : positionals.min === positionals.max ? `one ${positionals.name}` : `at most one ${positionals.name}`;
-    throw new VfioUsageError(`expected ${expected}; run 'vfio ${command} --help'`, "EUSAGE");
-  }
-  if (values.sysfs === "") throw new VfioUsageError(`--sysfs needs a directory; run 'vfio ${command} --help'`, "EUSAGE");
-  if (values.emulated && values.sysfs !== undefined) throw new VfioUsageError(`--emulated and --sysfs exclude each other; run 'vfio ${command} --help'`, "EUSAGE");
+  if (values.emulated && values.sysfs !== undefined) throw usageError(command, "--emulated and --sysfs exclude each other");
   const env = values.emulated
     ? emulatedHostEnvironment(emulatedMachine())
     : values.sysfs === undefined ? nodeHostEnvironment() : await hostEnvironmentForSysfs(values.sysfs);

@@ -10,7 +10,11 @@ import type { PciAddress } from "./pci-address.js";
 export type FixAction =
   | { readonly kind: "load-module"; readonly module: string; readonly commands: readonly string[] }
   | { readonly kind: "unbind"; readonly device: PciAddress; readonly driver: string; readonly commands: readonly string[] }
-  | { readonly kind: "bind-vfio-pci"; readonly device: PciAddress; readonly from: string | undefined; readonly commands: readonly string[] };
+  | {
+    readonly kind: "bind-vfio-pci"; readonly device: PciAddress; readonly from: string | undefined; readonly commands: readonly string[];
+    /** The vfio-ts command that does it with the safety checks and a journal for `vfio restore`. */
+    readonly vfio: string;
+  };
 
 /** The commands of a {@link FixAction} name the live /sys, whatever tree was inspected. */
 const SYS = "/sys";
@@ -29,7 +33,8 @@ export function unbindAction(device: PciAddress, driver: string): FixAction {
 
 /**
  * Binds `device` to vfio-pci through driver_override (Linux 3.16+), which binds this one
- * device rather than every device with its ids (new_id would).
+ * device rather than every device with its ids (new_id would). `vfio` names `vfio bind`, which
+ * does the same writes after its safety checks and journals them; `commands` are the writes.
  *
  * @example
  * bindVfioPciAction("0000:01:01.0" as PciAddress, undefined).commands;
@@ -40,7 +45,7 @@ export function bindVfioPciAction(device: PciAddress, from: string | undefined):
   const commands = [`echo vfio-pci > ${SYS}/bus/pci/devices/${device}/driver_override`];
   if (from !== undefined) commands.push(`echo ${device} > ${SYS}/bus/pci/devices/${device}/driver/unbind`);
   commands.push(`echo ${device} > ${SYS}/bus/pci/drivers_probe`);
-  return { kind: "bind-vfio-pci", device, from, commands };
+  return { kind: "bind-vfio-pci", device, from, commands, vfio: `vfio bind ${device}` };
 }
 
 /** Loads vfio-pci (and through its dependencies vfio and vfio_iommu_type1). */

@@ -8,7 +8,10 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { VfioProtocolError } from "../api/errors.js";
+import { constants } from "node:os";
+import { VfioProtocolError, VfioSystemError, errnoValue } from "../api/errors.js";
+import type { VfioOp } from "../api/op.js";
+import { fsErrorCode } from "./read-error.js";
 
 /** The default journal file. */
 export const DEFAULT_JOURNAL_PATH = "/run/vfio-ts/journal.json";
@@ -63,6 +66,21 @@ export function parseJournal(text: string, path: string): JournalEntry[] {
 }
 
 /**
+ * A failed read or write of the journal file as a VfioSystemError naming the file, with what
+ * to do for the usual causes (the CLI prints it in one line instead of a stack trace).
+ */
+function journalError(op: VfioOp, path: string, error: unknown): VfioSystemError {
+  const code = fsErrorCode(error) ?? "EIO";
+  const errno = (constants.errno as Record<string, number | undefined>)[code] ?? errnoValue("EIO");
+  const hint = code === "EISDIR" ? "a directory, not a journal file; give --journal FILE"
+    : code === "EACCES" || code === "EPERM" ? "permission denied; run as root (binding needs root anyway)"
+    : code === "ENOTDIR" ? "a path component is a file, not a directory; give --journal FILE"
+    : code === "EROFS" ? "a read-only file system; give --journal FILE on a writable one"
+    : undefined;
+  return new VfioSystemError(op, errno, "syscall", path, hint, { cause: error });
+}
+
+/**
  * A journal in a JSON file, replaced atomically (write, then rename) so a crash leaves the
  * old or the new journal, never half of one.
  */
@@ -72,16 +90,20 @@ export function fileJournal(path: string = DEFAULT_JOURNAL_PATH): Journal {
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw error;
+      if (fsErrorCode(error) === "ENOENT") return [];
+      throw journalError("journal read", path, error);
     }
     return parseJournal(text, path);
   };
   const write = async (entries: readonly JournalEntry[]): Promise<void> => {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify({ version: 1, entries }, null, 2)}\n`, { mode: 0o600 });
-    await rename(temporary, path);
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const temporary = `${path}.${process.pid}.tmp`;
+      await writeFile(temporary, `${JSON.stringify({ version: 1, entries }, null, 2)}\n`, { mode: 0o600 });
+      await rename(temporary, path);
+    } catch (error) {
+      throw journalError("journal write", path, error);
+    }
   };
   return {
     description: path,

@@ -78,23 +78,47 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+/** Where a `--sysfs DIR` argument leads: the sysfs tree, and the machine root around it if known. */
+export interface SysfsRoot {
+  /** The sysfs tree (it has bus/pci/devices): DIR itself, or DIR/sys. */
+  readonly sys: string;
+  /** The directory that holds `sys/` beside `proc/` and `dev/` (a capture, or "/"), when there is one. */
+  readonly machine?: string;
+}
+
 /**
- * The environment for a `--sysfs DIR` argument. DIR may be a sysfs tree (it has
- * bus/pci/devices) or a fixture directory holding one as `sys/`. For a tree named `sys`, its
- * siblings `proc/` and `dev/` are used (a fixture's, or the live ones for `/sys`); for any other
- * tree, only sysfs is known.
+ * The one meaning of `--sysfs DIR` for every command: DIR may be a sysfs tree (it has
+ * bus/pci/devices) or a directory holding one as `sys/` (what scripts/capture-sysfs.sh
+ * writes). For a tree named `sys`, its parent is the machine root (a capture's, or "/" for
+ * /sys); for any other tree, only sysfs is known.
  *
  * Rejects with a VfioUsageError (code ENOTSYSFS) when DIR is neither.
+ *
+ * @example
+ * await resolveSysfsRoot("test/fixtures/sysfs/host-no-iommu");
+ * // { sys: "test/fixtures/sysfs/host-no-iommu/sys", machine: "test/fixtures/sysfs/host-no-iommu" }
  */
-export async function hostEnvironmentForSysfs(dir: string): Promise<HostEnvironment> {
-  if (await isDirectory(join(dir, "sys", "bus", "pci", "devices"))) return nodeHostEnvironment({ root: dir });
-  if (!(await isDirectory(join(dir, "bus", "pci", "devices")))) {
-    const why = (await isDirectory(dir)) ? "has no bus/pci/devices" : "does not exist or is not a directory";
+export async function resolveSysfsRoot(dir: string): Promise<SysfsRoot> {
+  if (dir === "") throw new VfioUsageError("--sysfs needs a directory: the sysfs mount (/sys) or a capture", "ENOTSYSFS");
+  const clean = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  if (await isDirectory(join(clean, "sys", "bus", "pci", "devices"))) return { sys: join(clean, "sys"), machine: clean };
+  if (!(await isDirectory(join(clean, "bus", "pci", "devices")))) {
+    const why = (await isDirectory(clean)) ? "has no bus/pci/devices" : "does not exist or is not a directory";
     throw new VfioUsageError(
       `--sysfs ${dir} is not a sysfs tree (it ${why}); give the sysfs mount (/sys) or a directory captured by scripts/capture-sysfs.sh`,
       "ENOTSYSFS",
     );
   }
-  if (basename(dir.replace(/\/+$/, "")) === "sys") return nodeHostEnvironment({ root: dirname(dir.replace(/\/+$/, "")) });
-  return sysfsOnlyEnvironment(nodeSysfs({ root: dir }));
+  return basename(clean) === "sys" ? { sys: clean, machine: dirname(clean) } : { sys: clean };
+}
+
+/**
+ * The environment for a `--sysfs DIR` argument, as {@link resolveSysfsRoot} reads DIR: the
+ * machine's sysfs, procfs and /dev when the machine root is known, else sysfs alone.
+ *
+ * Rejects with a VfioUsageError (code ENOTSYSFS) when DIR is not a sysfs tree.
+ */
+export async function hostEnvironmentForSysfs(dir: string): Promise<HostEnvironment> {
+  const { sys, machine } = await resolveSysfsRoot(dir);
+  return machine === undefined ? sysfsOnlyEnvironment(nodeSysfs({ root: sys })) : nodeHostEnvironment({ root: machine });
 }

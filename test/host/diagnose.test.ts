@@ -120,6 +120,7 @@ test("diagnose() on the Linux 6.1 guest capture with e1000 bound: the bridge gro
         "echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind",
         "echo 0000:01:02.0 > /sys/bus/pci/drivers_probe",
       ],
+      vfio: "vfio bind 0000:01:02.0",
     },
   ]]);
   assert.equal(report.devVfio.group?.name, "2");

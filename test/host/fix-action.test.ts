@@ -14,4 +14,6 @@ test("bindVfioPciAction() sets driver_override, unbinds the old driver, then pro
     "echo 0000:01:02.0 > /sys/bus/pci/drivers_probe",
   ]);
   assert.equal(bindVfioPciAction(parsePciAddress("01:01.0"), undefined).commands.length, 2, "nothing to unbind");
+  const action = bindVfioPciAction(parsePciAddress("01:02.0"), "e1000");
+  assert.equal(action.kind === "bind-vfio-pci" && action.vfio, "vfio bind 0000:01:02.0");
 });

@@ -33,3 +33,18 @@ test("fileJournal() rejects a file that is not a journal with EPROTO, naming the
   writeFileSync(path, JSON.stringify({ version: 1, entries: [{ address: 1 }] }));
   await assert.rejects(fileJournal(path).entries(), { code: "EPROTO" });
 });
+
+test("fileJournal() reports a directory or an unwritable path as a VfioSystemError naming the file, not a raw fs error", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "vfio-journal-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await assert.rejects(fileJournal(dir).entries(), { name: "VfioSystemError", code: "EISDIR", op: "journal read", target: dir });
+  writeFileSync(join(dir, "file"), "");
+  const under = join(dir, "file", "journal.json");
+  await assert.rejects(fileJournal(under).record(entry("0000:00:03.0")), (error: { name: string; op: string; target: string; code: string }) => {
+    assert.equal(error.name, "VfioSystemError");
+    assert.equal(error.op, "journal read");
+    assert.equal(error.code, "ENOTDIR");
+    assert.equal(error.target, under);
+    return true;
+  });
+});

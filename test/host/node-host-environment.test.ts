@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hostEnvironmentForSysfs, nodeHostEnvironment } from "../../src/host/node-host-environment.js";
+import { hostEnvironmentForSysfs, nodeHostEnvironment, resolveSysfsRoot } from "../../src/host/node-host-environment.js";
 import { fixturePath } from "../helpers/fixtures.js";
 import { buildMachineTree, GUEST_LIKE } from "../helpers/machine-tree.js";
 
@@ -50,4 +50,14 @@ test("hostEnvironmentForSysfs() takes a bare sysfs tree and knows no procfs for 
 test("hostEnvironmentForSysfs() rejects a directory that is not a sysfs tree with ENOTSYSFS", async () => {
   await assert.rejects(hostEnvironmentForSysfs(fixturePath("pci-ids")), { name: "VfioUsageError", code: "ENOTSYSFS" });
   await assert.rejects(hostEnvironmentForSysfs("/nonexistent-vfio-ts"), { name: "VfioUsageError", code: "ENOTSYSFS" });
+});
+
+test("resolveSysfsRoot() gives one meaning to --sysfs: a capture root, its sys/ and sys/ with a slash lead to the same tree", async () => {
+  const expected = { sys: join(fixture, "sys"), machine: fixture };
+  assert.deepEqual(await resolveSysfsRoot(fixture), expected);
+  assert.deepEqual(await resolveSysfsRoot(join(fixture, "sys")), expected);
+  assert.deepEqual(await resolveSysfsRoot(`${join(fixture, "sys")}/`), expected);
+  for (const dir of ["", "/nonexistent-vfio-ts", fixturePath("pci-ids")]) {
+    await assert.rejects(resolveSysfsRoot(dir), { name: "VfioUsageError", code: "ENOTSYSFS" }, dir);
+  }
 });

@@ -131,8 +131,10 @@ test("opening /dev/vfio/N: ENOENT without an IOMMU, EACCES, and EBUSY each get t
   await assert.rejects(bare.openGroup(9), (e: { code: string; hint?: string }) => e.code === "ENOENT" && /no IOMMU/.test(e.hint ?? ""));
   await assert.rejects(bare.openContainer(), (e: { code: string; op: string; hint?: string }) => e.code === "ENOENT" && e.op === "open" && /no IOMMU/.test(e.hint ?? ""));
   const system = new KernelSystem({ libc, sysfs, lockedMemory: lockedMemory(0n) });
-  await assert.rejects(system.openGroup(9), (e: { hint?: string }) => /no IOMMU group 9/.test(e.hint ?? ""));
-  await assert.rejects(system.openContainer(), (e: { hint?: string }) => /modprobe vfio-pci/.test(e.hint ?? ""));
+  await assert.rejects(system.openGroup(9), (e: { code: string; op: string; target?: string; hint?: string }) =>
+    e.code === "ENOENT" && e.op === "open" && e.target === "/dev/vfio/9" && /no IOMMU group 9/.test(e.hint ?? ""));
+  await assert.rejects(system.openContainer(), (e: { code: string; op: string; target?: string; hint?: string }) =>
+    e.code === "ENOENT" && e.op === "open" && e.target === "/dev/vfio/vfio" && /modprobe vfio-pci/.test(e.hint ?? ""));
   await assert.rejects(system.openGroup(5), (e: { code: string; hint?: string }) => e.code === "EACCES" && /\/dev\/vfio\/5/.test(e.hint ?? ""));
   await assert.rejects(system.openGroup(7), (e: { code: string; hint?: string }) => e.code === "EBUSY" && /already open/.test(e.hint ?? ""));
 });

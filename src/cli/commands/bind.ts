@@ -3,8 +3,6 @@
  * their IOMMU groups that needs it, to vfio-pci, after the safety checks; prints the plan
  * first; journals each device so `vfio restore` undoes it.
  */
-import { parseArgs } from "node:util";
-import { VfioUsageError } from "../../api/errors.js";
 import { executeBind } from "../../host/bind-executor.js";
 import { formatStep, planBind, type BindPlan, type BindStep } from "../../host/bind-plan.js";
 import { checkDevices, checkGroupsClosed, type SafetyFinding } from "../../host/safety-checks.js";
@@ -13,6 +11,7 @@ import type { Journal } from "../../host/journal.js";
 import { executePersist, formatPersistAction, planPersist, readPciId, type PersistDevice } from "../../host/persist.js";
 import { defaultBindingDeps, shownPath, type BindingDeps } from "../binding-deps.js";
 import type { Command, CommandIo } from "../command.js";
+import { parseCommandArgs, usageError } from "../parse-args.js";
 
 const usage = `usage: vfio bind <device>... [--dry-run] [--force] [--persist] [--timeout <ms>]
                  [--sysfs <dir>] [--journal <file>]
@@ -31,7 +30,8 @@ LVM/MD/dm; the boot VGA device or a framebuffer; a group that a VFIO user has op
                    driverctl is installed, else /etc/modprobe.d/vfio-ts.conf (by device ID)
                    and the initramfs configuration; 'vfio unpersist' undoes it
   --timeout <ms>   limit for each write and check (default 10000)
-  --sysfs <dir>    act on this sysfs tree instead of /sys (a fixture, the emulated machine)
+  --sysfs <dir>    act on this sysfs tree instead of /sys: a sysfs tree, or a directory
+                   captured by scripts/capture-sysfs.sh (holding sys/)
   --journal <file> the journal (default /run/vfio-ts/journal.json)
 
 A failure part-way puts every device already touched back on its driver.
@@ -80,39 +80,32 @@ async function persistDevices(plan: BindPlan, journal: Journal, sysfs: Sysfs): P
   return out;
 }
 
-export function parseTimeout(text: string | undefined): number | undefined {
+/** The --timeout value of `command` in milliseconds; rejects anything but a positive integer. */
+export function parseTimeout(command: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = Number(text);
-  if (!Number.isInteger(ms) || ms <= 0) throw new VfioUsageError(`--timeout wants a positive number of milliseconds, not '${text}'`);
+  if (!Number.isInteger(ms) || ms <= 0) throw usageError(command, `--timeout wants a positive number of milliseconds, not '${text}'`);
   return ms;
 }
 
+/** `vfio bind` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "bind",
     summary: "bind devices (and their IOMMU groups) to vfio-pci, safely and reversibly",
     usage,
     async run(args, io) {
-      const { values, positionals } = (() => {
-        try {
-          return parseArgs({
-            args: [...args], allowPositionals: true, strict: true,
-            options: {
-              "dry-run": { type: "boolean" }, force: { type: "boolean" }, persist: { type: "boolean" },
-              timeout: { type: "string" }, sysfs: { type: "string" }, journal: { type: "string" },
-            },
-          });
-        } catch (error) {
-          throw new VfioUsageError((error as Error).message.split("\n")[0]!);
-        }
-      })();
+      const { values, positionals } = parseCommandArgs("bind", args, {
+        "dry-run": { type: "boolean" }, force: { type: "boolean" }, persist: { type: "boolean" },
+        timeout: { type: "string" }, sysfs: { type: "string" }, journal: { type: "string" },
+      }, { min: 1, max: Infinity, name: "device" });
       const dryRun = values["dry-run"] === true;
       const force = values.force === true;
-      const stepTimeoutMs = parseTimeout(values.timeout);
+      const stepTimeoutMs = parseTimeout("bind", values.timeout);
       if (values.persist && values.sysfs !== undefined) {
-        throw new VfioUsageError("--persist changes this host's boot configuration; it does not go with --sysfs");
+        throw usageError("bind", "--persist changes this host's boot configuration; it does not go with --sysfs");
       }
-      const sysfs = deps.openSysfs(values.sysfs);
+      const sysfs = await deps.openSysfs(values.sysfs);
       const plan = await planBind(sysfs, positionals);
       io.stdout.write(formatPlan(plan, sysfs));
       const moving = plan.members.filter((m) => m.action === "bind").map((m) => m.address);
@@ -154,4 +147,5 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
   };
 }
 
+/** `vfio bind` on this machine. */
 export const bind = bindCommand();

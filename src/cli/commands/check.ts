@@ -8,11 +8,8 @@ import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
+import { formatSize } from "../format.js";
 import { formatTable, styleFor, type Style } from "../style.js";
-
-function mib(bytes: bigint): string {
-  return bytes % (1024n * 1024n) === 0n ? `${bytes / (1024n * 1024n)} MiB` : `${bytes} bytes`;
-}
 
 function actionText(action: FixAction): string {
   switch (action.kind) {
@@ -25,7 +22,16 @@ function actionText(action: FixAction): string {
   }
 }
 
+/** An action with its commands: `vfio bind` first where it applies, the raw sysfs writes as the alternative. */
 function actionLines(action: FixAction, indent: string): string[] {
+  if (action.kind === "bind-vfio-pci") {
+    return [
+      `${indent}${actionText(action)}:`,
+      `${indent}  ${action.vfio}`,
+      `${indent}  or by hand (no safety checks, no journal for 'vfio restore'):`,
+      ...action.commands.map((c) => `${indent}    ${c}`),
+    ];
+  }
   return [`${indent}${actionText(action)}:`, ...action.commands.map((c) => `${indent}  ${c}`)];
 }
 
@@ -66,7 +72,7 @@ function findingLines(f: Finding, style: Style): string[] {
     case "kernel-before-dma-ownership":
       return [`${label} kernel ${f.release}: ${f.fix}`];
     case "memlock-low":
-      return [`${label} RLIMIT_MEMLOCK is ${mib(f.limit)}: ${f.fix}`];
+      return [`${label} RLIMIT_MEMLOCK is ${formatSize(f.limit)}: ${f.fix}`];
     case "boot-vga":
       return [`${label} ${f.device}: ${f.fix}`];
     case "no-reset":
@@ -93,7 +99,7 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
     facts.push(["/dev/vfio", "absent"]);
   }
   if (report.memlock !== undefined) {
-    const soft = report.memlock.soft === undefined ? "unlimited" : mib(report.memlock.soft);
+    const soft = report.memlock.soft === undefined ? "unlimited" : formatSize(report.memlock.soft);
     facts.push(["memlock", `${soft}${report.identity?.uid === 0 ? " (root: CAP_IPC_LOCK lifts it)" : ""}`]);
   }
   const device = report.members.find((m) => m.isTarget)?.pci;

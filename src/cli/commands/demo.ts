@@ -6,18 +6,19 @@
  * sysfs, the container/group/device set-up, a DMA mapping, edu's factorial, DMA both ways, an
  * MSI, and a DMA to an unmapped IOVA that the IOMMU blocks, with the fault it records.
  */
-import { parseArgs } from "node:util";
 import {
   PCI_COMMAND, PCI_COMMAND_MASTER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_GROUP_FLAGS_CONTAINER_SET,
   VFIO_GROUP_FLAGS_VIABLE, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_PCI_CONFIG_REGION_INDEX,
   VFIO_PCI_MSI_IRQ_INDEX, VFIO_TYPE1v2_IOMMU,
 } from "../../api/constants.js";
-import { VfioUsageError, isVfioError } from "../../api/errors.js";
+import { isVfioError } from "../../api/errors.js";
 import type { RegionMapping } from "../../api/device.js";
 import { defaultMachineSpec } from "../../emu/default-machine.js";
 import { Machine } from "../../emu/machine.js";
 import { EmulatedSystem } from "../../emu/system.js";
 import type { Command, CommandIo } from "../command.js";
+import { hex } from "../format.js";
+import { parseCommandArgs } from "../parse-args.js";
 import { styleFor } from "../style.js";
 
 const EDU = "0000:00:03.0";
@@ -25,7 +26,6 @@ const NOT_VIABLE_EDU = "0000:01:01.0";
 const IOVA = 0x10_0000n;
 const UNMAPPED_IOVA = 0x80_0000n;
 const EDU_BUFFER = 0x4_0000n;
-const hex = (v: bigint | number, width = 0) => `0x${v.toString(16).padStart(width, "0")}`;
 
 function flagsText(flags: number): string {
   const names = [];
@@ -193,11 +193,7 @@ export const demoCommand: Command = {
     "no root and no IOMMU.",
   ].join("\n"),
   async run(args, io) {
-    try {
-      parseArgs({ args: [...args], options: {}, strict: true, allowPositionals: false });
-    } catch (error) {
-      throw new VfioUsageError(`${error instanceof Error ? error.message.split("\n")[0] : String(error)}; run 'vfio demo --help'`, "EUSAGE");
-    }
+    parseCommandArgs("demo", args, {}, { min: 0, max: 0, name: "argument" });
     await tour(io);
     return 0;
   },

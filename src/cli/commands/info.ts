@@ -12,14 +12,19 @@ import {
   VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
   VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_PCI_CONFIG_REGION_INDEX,
 } from "../../api/constants.js";
-import { VfioUsageError, isVfioError } from "../../api/errors.js";
+import { isVfioError } from "../../api/errors.js";
 import { openDevice } from "../../api/open-device.js";
 import type { VfioSystem } from "../../api/vfio-system.js";
 import type { VfioDevice } from "../../api/device.js";
 import { KernelSystem } from "../../kernel/system.js";
 import { VfioUserClient } from "../../user/client.js";
+import { parsePciAddress } from "../../host/pci-address.js";
 import type { Command, CommandIo } from "../command.js";
 import { emulatedSystem } from "../emulated.js";
+import { parseCommandArgs, usageError } from "../parse-args.js";
+import { asSocketError, checkConnectSocketPath } from "../socket-path.js";
+import { formatSize, hex, hexDigits } from "../format.js";
+import { formatTable } from "../style.js";
 
 const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
 const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
@@ -27,7 +32,7 @@ const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
 function flagNames(flags: number, names: readonly (readonly [number, string])[]): string[] {
   const out = names.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
   const known = names.reduce((all, [bit]) => all | bit, 0);
-  if ((flags & ~known) !== 0) out.push(`0x${(flags & ~known).toString(16)}`);
+  if ((flags & ~known) !== 0) out.push(hex(flags & ~known));
   return out;
 }
 
@@ -60,6 +65,7 @@ export interface DeviceReport {
   readonly regions: readonly RegionReport[];
   readonly irqs: readonly IrqReport[];
 }
+/** One region index of the report; `error` instead of the fields when the device gave no info. */
 export interface RegionReport {
   readonly index: number;
   readonly name: string;
@@ -72,6 +78,7 @@ export interface RegionReport {
   /** The errno code when the kernel gave no info for this index (e.g. VGA on a non-VGA device). */
   readonly error?: string;
 }
+/** One IRQ index of the report; `error` instead of the fields when the device gave no info. */
 export interface IrqReport {
   readonly index: number;
   readonly name: string;
@@ -79,10 +86,6 @@ export interface IrqReport {
   readonly flags?: number;
   readonly flagNames?: readonly string[];
   readonly error?: string;
-}
-
-function hex(value: bigint): string {
-  return `0x${value.toString(16)}`;
 }
 
 /** One capability in words: "sparse-mmap [0x0+0x2000, 0x3000+0x1000]". */
@@ -127,8 +130,12 @@ export async function reportDevice(device: VfioDevice, context: Pick<DeviceRepor
   if (pci && regions[VFIO_PCI_CONFIG_REGION_INDEX]?.error === undefined) {
     // Vendor, device, revision and class: the first 12 bytes of the type 0 header (PCI Local Bus Spec 3.0 §6.2.1).
     const b = await device.read(VFIO_PCI_CONFIG_REGION_INDEX, 0n, 12).catch(() => undefined);
-    const h = (v: number, width: number): string => v.toString(16).padStart(width, "0");
-    if (b) identity = { vendorId: h(b[0]! | (b[1]! << 8), 4), deviceId: h(b[2]! | (b[3]! << 8), 4), revision: h(b[8]!, 2), classCode: h(b[9]! | (b[10]! << 8) | (b[11]! << 16), 6) };
+    if (b) {
+      identity = {
+        vendorId: hexDigits(b[0]! | (b[1]! << 8), 4), deviceId: hexDigits(b[2]! | (b[3]! << 8), 4),
+        revision: hexDigits(b[8]!, 2), classCode: hexDigits(b[9]! | (b[10]! << 8) | (b[11]! << 16), 6),
+      };
+    }
   }
   return { ...context, ...(identity ? { identity } : {}), flags: info.flags, flagNames: flagNames(info.flags, DEVICE_FLAGS), regions, irqs };
 }
@@ -145,9 +152,15 @@ export async function inspectDevice(system: VfioSystem, name: string, group?: nu
   });
 }
 
-/** Connects to a vfio-user server at `socket` and gathers the report; the connection is closed again. */
+/**
+ * Connects to a vfio-user server at `socket` and gathers the report; the connection is closed
+ * again. A path that is no socket, or where nothing listens, rejects with one clear line.
+ */
 export async function inspectSocket(socket: string, fds: boolean): Promise<DeviceReport> {
-  const client = await VfioUserClient.connect(socket, { fds });
+  await checkConnectSocketPath(socket);
+  const client = await VfioUserClient.connect(socket, { fds }).catch((error: unknown) => {
+    throw asSocketError("connect", socket, error);
+  });
   try {
     const caps = client.serverCaps;
     const via = `vfio-user 0.${client.minor} (max_msg_fds ${caps.maxMsgFds}, max_data_xfer_size ${caps.maxDataXferSize}, ` +
@@ -158,25 +171,17 @@ export async function inspectSocket(socket: string, fds: boolean): Promise<Devic
   }
 }
 
-function size(hexSize: string): string {
-  const value = BigInt(hexSize);
-  for (const [unit, shift] of [["GiB", 30n], ["MiB", 20n], ["KiB", 10n]] as const) {
-    if (value >= 1n << shift && value % (1n << shift) === 0n) return `${value >> shift} ${unit}`;
-  }
-  return `${value}`;
-}
-
+/** formatTable, indented two spaces under its heading. */
 function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r) => `  ${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")}`.trimEnd()).join("\n");
+  return formatTable(rows.map(([first, ...rest]) => [`  ${first ?? ""}`, ...rest]));
 }
 
 /** The human-readable report. */
 export function renderReport(report: DeviceReport): string {
   const lines = [
     report.group === undefined
-      ? `${report.device}: ${report.via}, flags ${report.flagNames.join(" ") || "none"} (0x${report.flags.toString(16)})`
-      : `${report.device}: group ${report.group}, IOMMU ${report.iommu}, flags ${report.flagNames.join(" ") || "none"} (0x${report.flags.toString(16)})`,
+      ? `${report.device}: ${report.via}, flags ${report.flagNames.join(" ") || "none"} (${hex(report.flags)})`
+      : `${report.device}: group ${report.group}, IOMMU ${report.iommu}, flags ${report.flagNames.join(" ") || "none"} (${hex(report.flags)})`,
     ...(report.identity
       ? [`PCI ${report.identity.vendorId}:${report.identity.deviceId}, class ${report.identity.classCode}, revision ${report.identity.revision}`]
       : []),
@@ -187,7 +192,7 @@ export function renderReport(report: DeviceReport): string {
       ...report.regions.map((r) =>
         r.error !== undefined
           ? [String(r.index), r.name, "-", "-", `(${r.error})`, ""]
-          : [String(r.index), r.name, size(r.size!), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
+          : [String(r.index), r.name, formatSize(BigInt(r.size!)), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
     ]),
     "",
     `irqs (${report.irqs.length}):`,
@@ -204,9 +209,10 @@ export function renderReport(report: DeviceReport): string {
 const USAGE = `usage: vfio info <device> [--json] [--group N]
        vfio info --socket PATH [--json] [--no-fds]
 
-Opens <device> (a PCI address such as 0000:00:03.0, bound to vfio-pci) through VFIO and prints
-the device fd's view of it: device flags, PCI identity, every region (index, name, size, offset,
-flags, capabilities) and every IRQ index (count, flags). Needs access to /dev/vfio.
+Opens <device> (a PCI address such as 0000:00:03.0 or 00:03.0, bound to vfio-pci) through
+VFIO and prints the device fd's view of it: device flags, PCI identity, every region (index,
+name, size, offset, flags, capabilities) and every IRQ index (count, flags). Needs access to
+/dev/vfio.
 With --socket, describes the device a vfio-user server serves on that UNIX socket instead.
 
   --json         print the report as JSON (64-bit values as hex strings)
@@ -223,41 +229,29 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
     summary: "show a device's regions and IRQs as VFIO reports them (lspci for VFIO)",
     usage: USAGE,
     async run(args: readonly string[], io: CommandIo): Promise<number> {
-      let json = false;
-      let group: number | undefined;
-      let socket: string | undefined;
-      let fds = true;
-      let emulated = false;
-      const positional: string[] = [];
-      for (let i = 0; i < args.length; i++) {
-        const arg = args[i]!;
-        if (arg === "--json") json = true;
-        else if (arg === "--no-fds") fds = false;
-        else if (arg === "--emulated") emulated = true;
-        else if (arg === "--socket" || arg.startsWith("--socket=")) {
-          socket = arg === "--socket" ? args[++i] : arg.slice("--socket=".length);
-          if (!socket) throw new VfioUsageError("--socket needs the path of a vfio-user server's socket");
-        }
-        else if (arg === "--group") {
-          const value = args[++i];
-          if (value === undefined || !/^\d+$/.test(value)) throw new VfioUsageError("--group needs a group number");
-          group = Number(value);
-        } else if (arg.startsWith("-")) throw new VfioUsageError(`unknown option ${arg}`);
-        else positional.push(arg);
-      }
+      const { values, positionals } = parseCommandArgs("info", args, {
+        json: { type: "boolean" }, group: { type: "string" }, socket: { type: "string" }, "no-fds": { type: "boolean" },
+        emulated: { type: "boolean" },
+      });
+      const json = values.json === true;
+      const { socket } = values;
       if (socket !== undefined) {
-        if (positional.length > 0) throw new VfioUsageError("give a device address or --socket PATH, not both");
-        const report = await inspectSocket(socket, fds);
+        if (socket === "") throw usageError("info", "--socket needs the path of a vfio-user server's socket");
+        if (positionals.length > 0) throw usageError("info", "give a device address or --socket PATH, not both");
+        if (values.group !== undefined) throw usageError("info", "--group is for a device address, not --socket");
+        const report = await inspectSocket(socket, values["no-fds"] !== true);
         io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
         return 0;
       }
-      if (positional.length !== 1) throw new VfioUsageError("give exactly one device address (e.g. vfio info 0000:00:03.0)");
-      const name = positional[0]!;
-      if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(name)) throw new VfioUsageError(`'${name}' is not a PCI address (domain:bus:device.function, e.g. 0000:00:03.0)`);
+      if (values["no-fds"]) throw usageError("info", "--no-fds goes with --socket PATH only");
+      if (values.group !== undefined && !/^\d+$/.test(values.group)) throw usageError("info", `--group needs a group number, not '${values.group}'`);
+      const group = values.group === undefined ? undefined : Number(values.group);
+      if (positionals.length !== 1) throw usageError("info", "give exactly one device address (e.g. vfio info 0000:00:03.0)");
+      const name = parsePciAddress(positionals[0]!);
       // --emulated: the built-in machine, bound as the test guest's /init leaves it.
-      const system = emulated ? emulatedSystem() : makeSystem();
+      const system = values.emulated === true ? emulatedSystem() : makeSystem();
       try {
-        const report = await inspectDevice(system, name.toLowerCase(), group);
+        const report = await inspectDevice(system, name, group);
         io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
         return 0;
       } finally {

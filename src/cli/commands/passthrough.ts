@@ -2,43 +2,41 @@
  * `vfio passthrough <device…> --qemu | --libvirt`: prints the QEMU options or libvirt
  * `<hostdev>` XML for devices already bound by `vfio bind`, after checking the group can work.
  */
-import { parseArgs } from "node:util";
-import { VfioUsageError } from "../../api/errors.js";
 import { libvirtHostdevXml, planPassthrough, qemuArguments } from "../../host/passthrough.js";
 import { checkGroupsClosed } from "../../host/safety-checks.js";
 import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
 import type { Command } from "../command.js";
+import { parseCommandArgs, usageError } from "../parse-args.js";
 
 const usage = `usage: vfio passthrough <device>... (--qemu | --libvirt) [--force] [--sysfs <dir>]
 
 Prints what to give QEMU (-device vfio-pci,host=...) or libvirt (<hostdev> elements, managed='no')
 to pass the devices to a VM. Checks first that each device is on vfio-pci ('vfio bind'), that
 its IOMMU group is viable, and that no other VFIO user has the group open (--force skips the
-last). Other endpoints of the same groups are named on stderr: no other VM can have them.`;
+last). Other endpoints of the same groups are named on stderr: no other VM can have them.
+
+  --qemu           print QEMU -device options
+  --libvirt        print libvirt <hostdev> XML
+  --force          go on although a VFIO user has a group open
+  --sysfs <dir>    read this sysfs tree instead of /sys (or a capture holding sys/)`;
 
 /** Quotes a word for a POSIX shell when it needs it. */
 function shellWord(word: string): string {
   return /^[\w,=:./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
+/** `vfio passthrough` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "passthrough",
     summary: "print QEMU options or libvirt XML to pass bound devices to a VM",
     usage,
     async run(args, io) {
-      const { values, positionals } = (() => {
-        try {
-          return parseArgs({
-            args: [...args], allowPositionals: true, strict: true,
-            options: { qemu: { type: "boolean" }, libvirt: { type: "boolean" }, force: { type: "boolean" }, sysfs: { type: "string" } },
-          });
-        } catch (error) {
-          throw new VfioUsageError((error as Error).message.split("\n")[0]!);
-        }
-      })();
-      if (values.qemu === values.libvirt) throw new VfioUsageError("choose one of --qemu and --libvirt");
-      const sysfs = deps.openSysfs(values.sysfs);
+      const { values, positionals } = parseCommandArgs("passthrough", args, {
+        qemu: { type: "boolean" }, libvirt: { type: "boolean" }, force: { type: "boolean" }, sysfs: { type: "string" },
+      }, { min: 1, max: Infinity, name: "device" });
+      if (values.qemu === values.libvirt) throw usageError("passthrough", "choose one of --qemu and --libvirt");
+      const sysfs = await deps.openSysfs(values.sysfs);
       const plan = await planPassthrough(sysfs, positionals);
       const open = await checkGroupsClosed(deps.probe, plan.groups, deps.devRoot);
       for (const finding of open) io.stderr.write(`${values.force ? "warning" : "refused"}: ${finding.message}\n`);
@@ -52,4 +50,5 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
   };
 }
 
+/** `vfio passthrough` on this machine. */
 export const passthrough = passthroughCommand();

@@ -2,7 +2,6 @@
  * `vfio restore [<device…>] [--dry-run] [--force]`: puts journalled devices back on the driver
  * (and driver_override) they had before `vfio bind`.
  */
-import { parseArgs } from "node:util";
 import { VfioUsageError } from "../../api/errors.js";
 import { executeRestore } from "../../host/bind-executor.js";
 import { restoreSteps } from "../../host/bind-plan.js";
@@ -10,6 +9,7 @@ import { parsePciAddress } from "../../host/pci-address.js";
 import { checkGroupsClosed } from "../../host/safety-checks.js";
 import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
 import type { Command } from "../command.js";
+import { parseCommandArgs } from "../parse-args.js";
 import { formatShownStep, parseTimeout, reportFindings } from "./bind.js";
 
 const usage = `usage: vfio restore [<device>...] [--dry-run] [--force] [--timeout <ms>]
@@ -22,31 +22,23 @@ user has the device's group open.
   --dry-run        print every sysfs write, in order, and change nothing
   --force          go on even though a group is open
   --timeout <ms>   limit for each write and check (default 10000)
-  --sysfs <dir>    act on this sysfs tree instead of /sys
+  --sysfs <dir>    act on this sysfs tree instead of /sys (or a capture holding sys/)
   --journal <file> the journal (default /run/vfio-ts/journal.json)`;
 
+/** `vfio restore` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "restore",
     summary: "put devices bound by 'vfio bind' back on their original drivers",
     usage,
     async run(args, io) {
-      const { values, positionals } = (() => {
-        try {
-          return parseArgs({
-            args: [...args], allowPositionals: true, strict: true,
-            options: {
-              "dry-run": { type: "boolean" }, force: { type: "boolean" }, timeout: { type: "string" },
-              sysfs: { type: "string" }, journal: { type: "string" },
-            },
-          });
-        } catch (error) {
-          throw new VfioUsageError((error as Error).message.split("\n")[0]!);
-        }
-      })();
+      const { values, positionals } = parseCommandArgs("restore", args, {
+        "dry-run": { type: "boolean" }, force: { type: "boolean" }, timeout: { type: "string" },
+        sysfs: { type: "string" }, journal: { type: "string" },
+      });
       const dryRun = values["dry-run"] === true;
-      const stepTimeoutMs = parseTimeout(values.timeout);
-      const sysfs = deps.openSysfs(values.sysfs);
+      const stepTimeoutMs = parseTimeout("restore", values.timeout);
+      const sysfs = await deps.openSysfs(values.sysfs);
       const journal = deps.openJournal(values.journal);
       const ours = (await journal.entries()).filter((e) => e.sysfs === sysfs.description);
       const wanted = positionals.map((p) => parsePciAddress(p) as string);
@@ -89,4 +81,5 @@ export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command 
   };
 }
 
+/** `vfio restore` on this machine. */
 export const restore = restoreCommand();

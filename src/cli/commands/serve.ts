@@ -3,10 +3,11 @@
  * one client at a time, until SIGINT or SIGTERM (the vhost-user backend conventions the
  * vfio-user spec borrows: no daemonizing, honour SIGTERM; VFIO-USER.md §5).
  */
-import { VfioUsageError } from "../../api/errors.js";
 import { VfioUserServer } from "../../user/server.js";
 import type { Command } from "../command.js";
 import { deviceModels } from "../device-models.js";
+import { parseCommandArgs, usageError } from "../parse-args.js";
+import { asSocketError, checkServeSocketPath } from "../socket-path.js";
 
 const usage = `usage: vfio serve <model> --socket PATH [--no-fds]
 
@@ -21,42 +22,34 @@ options:
   --no-fds        serve without fd passing: DMA by DMA_READ/DMA_WRITE messages, no interrupts
 `;
 
+/** The model, socket path and fd passing of `vfio serve` arguments; a VfioUsageError for anything else. */
 function parse(args: readonly string[]): { model: string; socket: string; fds: boolean } {
-  let model: string | undefined;
-  let socket: string | undefined;
-  let fds = true;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--socket" || a === "--socket-path") {
-      socket = args[++i];
-      if (socket === undefined) throw new VfioUsageError(`${a} needs a path`);
-    } else if (a.startsWith("--socket=") || a.startsWith("--socket-path=")) {
-      socket = a.slice(a.indexOf("=") + 1);
-    } else if (a === "--no-fds") {
-      fds = false;
-    } else if (a.startsWith("-")) {
-      throw new VfioUsageError(`unknown option ${a}`);
-    } else if (model === undefined) {
-      model = a;
-    } else {
-      throw new VfioUsageError(`unexpected argument '${a}'`);
-    }
-  }
-  if (model === undefined) throw new VfioUsageError(`which model? one of: ${Object.keys(deviceModels).join(", ")}`);
-  if (!(model in deviceModels)) throw new VfioUsageError(`no model '${model}'; one of: ${Object.keys(deviceModels).join(", ")}`);
-  if (!socket) throw new VfioUsageError("--socket PATH is required");
-  return { model, socket, fds };
+  const { values, positionals } = parseCommandArgs("serve", args, {
+    socket: { type: "string" }, "socket-path": { type: "string" }, "no-fds": { type: "boolean" },
+  }, { min: 0, max: 1, name: "model" });
+  const models = Object.keys(deviceModels).join(", ");
+  const model = positionals[0];
+  if (model === undefined) throw usageError("serve", `which model? one of: ${models}`);
+  if (!(model in deviceModels)) throw usageError("serve", `no model '${model}'; one of: ${models}`);
+  if (values.socket !== undefined && values["socket-path"] !== undefined) throw usageError("serve", "give --socket or --socket-path, not both");
+  const socket = values.socket ?? values["socket-path"];
+  if (!socket) throw usageError("serve", "--socket PATH is required");
+  return { model, socket, fds: values["no-fds"] !== true };
 }
 
+/** `vfio serve`. */
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve a device model (edu) over vfio-user on a UNIX socket",
   usage,
   async run(args, io) {
     const { model, socket, fds } = parse(args);
+    await checkServeSocketPath(socket);
     const server = await VfioUserServer.listen(deviceModels[model]!.create(), socket, {
       fds,
       onDisconnect: (error) => io.stderr.write(`client left${error ? `: ${error.message}` : ""}\n`),
+    }).catch((error: unknown) => {
+      throw asSocketError("bind", socket, error);
     });
     io.stdout.write(`serving ${model} on ${socket}${fds ? "" : " (no fd passing)"}; Ctrl-C to stop\n`);
     await new Promise<void>((resolve) => {

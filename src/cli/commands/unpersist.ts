@@ -2,12 +2,11 @@
  * `vfio unpersist [--dry-run]`: removes what `vfio bind --persist` wrote (and only that), and
  * rebuilds the initramfs if persisting did. The live binding stays; `vfio restore` undoes it.
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { VfioUsageError } from "../../api/errors.js";
 import { PERSIST_RECORD, executeUnpersist, planUnpersist } from "../../host/persist.js";
 import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
 import type { Command } from "../command.js";
+import { parseCommandArgs, usageError } from "../parse-args.js";
 
 const usage = `usage: vfio unpersist [--dry-run]
 
@@ -17,20 +16,15 @@ ${PERSIST_RECORD}), then rebuilds the initramfs if persisting did. Devices stay 
 
   --dry-run   print what would be removed and run, and change nothing`;
 
+/** `vfio unpersist` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function unpersistCommand(deps: BindingDeps = defaultBindingDeps): Command {
   return {
     name: "unpersist",
     summary: "stop 'vfio bind --persist' bindings from coming back at boot",
     usage,
     async run(args, io) {
-      const { values, positionals } = (() => {
-        try {
-          return parseArgs({ args: [...args], allowPositionals: true, strict: true, options: { "dry-run": { type: "boolean" } } });
-        } catch (error) {
-          throw new VfioUsageError((error as Error).message.split("\n")[0]!);
-        }
-      })();
-      if (positionals.length > 0) throw new VfioUsageError("unpersist takes no devices: it undoes every persisted binding");
+      const { values, positionals } = parseCommandArgs("unpersist", args, { "dry-run": { type: "boolean" } });
+      if (positionals.length > 0) throw usageError("unpersist", "unpersist takes no devices: it undoes every persisted binding");
       const fs = deps.openConfigFs();
       const shown = (path: string): string => (fs.root === "/" ? path : join(fs.root, path));
       const plan = await planUnpersist(fs);
@@ -49,4 +43,5 @@ export function unpersistCommand(deps: BindingDeps = defaultBindingDeps): Comman
   };
 }
 
+/** `vfio unpersist` on this machine. */
 export const unpersist = unpersistCommand();

@@ -96,3 +96,15 @@ test("vfio bind --dry-run on the guest's captured /sys plans the bridge group as
   assert.match(io.out(), /0000:01:02\.0 +bind +moves from e1000 to vfio-pci/);
   assert.equal(io.out().split("\n").filter((l) => /^ +\d+\. /.test(l)).length, 5);
 });
+
+test("vfio bind --sysfs takes the capture root as ls and check do, and rejects a directory that is not sysfs with exit 2", async () => {
+  const capture = "test/fixtures/sysfs/guest-q35-e1000-bound";
+  const root = captureIo();
+  const sys = captureIo();
+  assert.equal(await runCli(["bind", "--dry-run", "--sysfs", capture, "0000:00:03.0"], root, [bindCommand()]), 0, root.err());
+  assert.equal(await runCli(["bind", "--dry-run", "--sysfs", `${capture}/sys`, "0000:00:03.0"], sys, [bindCommand()]), 0, sys.err());
+  assert.equal(root.out(), sys.out());
+  const missing = captureIo();
+  assert.equal(await runCli(["bind", "--dry-run", "--sysfs", "/nonexistent-vfio-ts", "0000:00:03.0"], missing, [bindCommand()]), 2);
+  assert.match(missing.err(), /^vfio bind: --sysfs \/nonexistent-vfio-ts is not a sysfs tree.*\n$/);
+});

@@ -20,7 +20,7 @@ export function deps(
   config?: { root: string; ran: string[][] },
 ): BindingDeps {
   return {
-    openSysfs: () => sysfs,
+    openSysfs: async () => sysfs,
     openJournal: () => journal,
     probe,
     loadModule: async (m) => sysfs.loadDriver(m),

@@ -73,9 +73,16 @@ test("vfio info --json gives the same report as data, 64-bit values as hex strin
 });
 
 test("vfio info refuses a malformed address or extra arguments with exit status 2", async () => {
-  for (const argv of [["info"], ["info", "00:03.0"], ["info", DEV, DEV], ["info", "--bogus", DEV], ["info", "--group", "x", DEV]]) {
+  // 00:20.0: device numbers stop at 0x1f (PCI Local Bus Spec 3.0 §3.2.2.3.5: 5 device bits).
+  for (const argv of [["info"], ["info", "00:20.0"], ["info", DEV, DEV], ["info", "--bogus", DEV], ["info", "--group", "x", DEV], ["info", "--no-fds", DEV]]) {
     const { out, io: cio } = io();
     assert.equal(await runCli(argv, cio, [infoCommand(system)]), 2, argv.join(" "));
     assert.equal(out.stderr.split("\n").filter(Boolean).length, 1);
   }
+});
+
+test("vfio info takes the short address form that check, bind and passthrough take", async () => {
+  const { out, io: cio } = io();
+  assert.equal(await runCli(["info", "00:06.0"], cio, [infoCommand(system)]), 0, out.stderr);
+  assert.match(out.stdout, /^0000:00:06\.0: group 4/);
 });
