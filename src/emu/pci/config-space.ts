@@ -18,7 +18,7 @@ import {
   PCI_VENDOR_ID,
 } from "../../api/constants.js";
 import {
-  PCI_CACHE_LINE_SIZE, PCI_COMMAND_SERR, PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QSIZE,
+  PCI_CACHE_LINE_SIZE, PCI_COMMAND_SERR, PCI_CONFIG_SPACE_SIZE, PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE,
   PCI_STATUS_DETECTED_PARITY, PCI_STATUS_INTERRUPT, PCI_STATUS_PARITY, PCI_STATUS_REC_MASTER_ABORT,
   PCI_STATUS_REC_TARGET_ABORT, PCI_STATUS_SIG_SYSTEM_ERROR, PCI_STATUS_SIG_TARGET_ABORT,
 } from "../../devices/pci/registers.js";
@@ -175,6 +175,14 @@ export class ConfigSpace {
       chain.push(msixCap);
       next += 0x0c;
     }
+    if (!role.bridge) {
+      // QEMU's pci_init_wmask makes the device-specific bytes after the header read-write;
+      // pci_add_capability takes a capability's bytes back (as devices/pci/config-space.ts does).
+      this.writeMask.fill(0xff, next, PCI_CONFIG_SPACE_SIZE);
+      // A 64-bit MSI capability without per-vector masking is 14 bytes (msi_cap_sizeof); the
+      // two bytes up to the next dword stay device-specific, read-write as on QEMU's edu.
+      if (msiCap) this.writeMask.fill(0xff, msiCap + PCI_MSI_DATA_64 + 2, msiCap + 0x10);
+    }
     if (chain.length) {
       this.w16(PCI_STATUS, PCI_STATUS_CAP_LIST);
       this.bytes[PCI_CAPABILITY_LIST] = chain[0]!;
@@ -220,6 +228,13 @@ export class ConfigSpace {
       }
       const mask = this.writeMask[at]!;
       this.bytes[at] = ((this.bytes[at]! & ~mask) | (byte & mask)) & ~(byte & this.w1cMask[at]!);
+    }
+    const control = this.msiCap + PCI_MSI_FLAGS;
+    if (this.msiCap && offset < control + 2 && offset + size > control) {
+      // QEMU msi_write_config: a Multiple Message Enable above Multiple Message Capable is clamped to it.
+      const flags = this.view.getUint16(control, true);
+      const mmc = (flags & PCI_MSI_FLAGS_QMASK) >> 1;
+      if ((flags & PCI_MSI_FLAGS_QSIZE) >> 4 > mmc) this.w16(control, (flags & ~PCI_MSI_FLAGS_QSIZE) | (mmc << 4));
     }
   }
 

@@ -71,3 +71,27 @@ test("the emulated machine's edu and the vfio-user edu (devices/pci) answer the 
     assert.equal(emu.read(offset, size), dev.read(offset, size), `offset 0x${offset.toString(16)}`);
   }
 });
+
+test("MSI Multiple Message Enable is clamped to Multiple Message Capable, as QEMU's msi_write_config does", () => {
+  const config = emulatedEdu();
+  const msi = config.msiCap;
+  assert.notEqual(msi, 0);
+  // edu asks for one vector (MMC 0): writing MME 7 with Enable leaves MME 0.
+  config.write(msi + 2, 2, 0x0071);
+  assert.equal(config.read(msi + 2, 2) & 0x0071, 0x0001);
+});
+
+test("every byte of the edu's config space reads and takes writes as devices/pci serves it (firmware-assigned BAR0 and Interrupt Line aside)", () => {
+  const system = new EmulatedSystem(defaultMachineSpec({ guestInit: true }));
+  const fn = system.machine.fn(EDU)!;
+  const emu = fn.config;
+  const dev = new PciConfigSpace(fn.model);
+  const firmware = new Set([0x10, 0x11, 0x12, 0x13, PCI_INTERRUPT_LINE]);
+  for (let offset = 0; offset < 256; offset++) {
+    if (firmware.has(offset) || (offset >= 0x10 && offset < 0x28)) continue;
+    assert.equal(emu.read(offset, 1), dev.read(offset, 1), `read at 0x${offset.toString(16)}`);
+    emu.write(offset, 1, 0xff);
+    dev.write(offset, 1, 0xff);
+    assert.equal(emu.read(offset, 1), dev.read(offset, 1), `after writing 0xff at 0x${offset.toString(16)}`);
+  }
+});
