@@ -3,6 +3,7 @@
  * Every backend (kernel/, user/, emu/) implements these; nothing here imports a backend.
  */
 export * from "./constants.js";
+export * from "./driver-managed-dma.js";
 export * from "./errors.js";
 export type * from "./op.js";
 export type * from "./device-info.js";

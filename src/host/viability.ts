@@ -10,27 +10,11 @@
  * So: a group is viable when no member is bound to a driver that claims kernel DMA.
  * A group already attached to a container reads viable as well (CONTAINER_SET implies it).
  */
+import { DRIVER_MANAGED_DMA_LINUX_6_1, driverClaimsKernelDma } from "../api/driver-managed-dma.js";
 import type { IommuGroup, IommuGroupMember } from "./iommu-groups.js";
 
-/**
- * The PCI drivers that set `driver_managed_dma = true` in Linux 6.1, by their sysfs name:
- * drivers/vfio/pci/vfio_pci.c ("vfio-pci"), drivers/pci/pci-stub.c ("pci-stub"),
- * drivers/pci/pcie/portdrv_pci.c ("pcieport"), and the vfio-pci variant drivers
- * drivers/vfio/pci/mlx5/main.c and drivers/vfio/pci/hisilicon/hisi_acc_vfio_pci.c
- * (named KBUILD_MODNAME, which the kernel spells with underscores).
- */
-export const DRIVER_MANAGED_DMA_LINUX_6_1: ReadonlySet<string> = new Set([
-  "vfio-pci",
-  "pci-stub",
-  "pcieport",
-  "mlx5_vfio_pci",
-  "hisi_acc_vfio_pci",
-]);
-
-/** True when a device bound to `driver` keeps its group from being viable. */
-export function driverClaimsKernelDma(driver: string | undefined, managed: ReadonlySet<string> = DRIVER_MANAGED_DMA_LINUX_6_1): boolean {
-  return driver !== undefined && !managed.has(driver);
-}
+/** The list and the test live in api/ (one list for host/ and emu/); re-exported for host/ callers. */
+export { DRIVER_MANAGED_DMA_LINUX_6_1, driverClaimsKernelDma };
 
 /** A group's verdict and the members that block it. */
 export interface Viability {

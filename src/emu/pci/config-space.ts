@@ -4,8 +4,11 @@
  *
  * Layout follows what QEMU builds for the same devices (header type 0 or 1, capabilities from
  * 0x40 up: MSI, PCI Express; ACS as an extended capability at 0x148 on root ports), so that
- * vfio-pci's view of it matches the guest's. Write masks follow the PCI Local Bus Spec 3.0
- * §6.2 (Command, BARs, Interrupt Line) and §6.8.1 (MSI): other bits are read-only.
+ * vfio-pci's view of it matches the guest's. Header write masks are QEMU's (hw/pci/pci.c
+ * pci_init_wmask, pci_init_w1cmask), the same as devices/pci/config-space.ts serves for a type 0
+ * function: Command 0x0507 (I/O, memory, master, SERR#, INTx disable), Cache Line Size and
+ * Interrupt Line read-write, Status error bits write-1-to-clear (PCI Local Bus Spec 3.0 §6.2).
+ * MSI follows §6.8.1. Register constants come from api/constants.ts and devices/pci/registers.ts.
  */
 import type { BarSpec, DeviceModel } from "../../api/hosting.js";
 import {
@@ -14,6 +17,12 @@ import {
   PCI_INTERRUPT_LINE, PCI_INTERRUPT_PIN, PCI_STATUS, PCI_STATUS_CAP_LIST, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID,
   PCI_VENDOR_ID,
 } from "../../api/constants.js";
+import {
+  PCI_CACHE_LINE_SIZE, PCI_COMMAND_SERR, PCI_CONFIG_SPACE_SIZE, PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE,
+  PCI_STATUS_DETECTED_PARITY, PCI_STATUS_INTERRUPT, PCI_STATUS_PARITY, PCI_STATUS_REC_MASTER_ABORT,
+  PCI_STATUS_REC_TARGET_ABORT, PCI_STATUS_SIG_SYSTEM_ERROR, PCI_STATUS_SIG_TARGET_ABORT,
+} from "../../devices/pci/registers.js";
+
 
 /** PCI Express capability "Device/Port Type" values (PCIe Base Spec §7.5.3.2; PCI_EXP_TYPE_* in pci_regs.h). */
 export const PCI_EXP_TYPE_ENDPOINT = 0x0;
@@ -26,17 +35,12 @@ export const PCI_EXP_TYPE_PCIE_BRIDGE = 0x8;
 export const PCI_EXP_TYPE_RC_END = 0x9;
 export const PCI_EXP_TYPE_RC_EC = 0xa;
 
-export const PCI_ROM_ADDRESS = 0x30;
 export const PCI_PRIMARY_BUS = 0x18;
 export const PCI_SECONDARY_BUS = 0x19;
 export const PCI_SUBORDINATE_BUS = 0x1a;
 export const PCI_ROM_ADDRESS1 = 0x38;
 /** MSI capability registers (pci_regs.h). */
 export const PCI_MSI_FLAGS = 2;
-export const PCI_MSI_FLAGS_ENABLE = 0x0001;
-export const PCI_MSI_FLAGS_QMASK = 0x000e;
-export const PCI_MSI_FLAGS_QSIZE = 0x0070;
-export const PCI_MSI_FLAGS_64BIT = 0x0080;
 export const PCI_MSI_ADDRESS_LO = 4;
 export const PCI_MSI_ADDRESS_HI = 8;
 export const PCI_MSI_DATA_32 = 8;
@@ -51,8 +55,13 @@ export const PCI_ACS_CR = 0x08;
 export const PCI_ACS_UF = 0x10;
 /** The flags pci_device_group() requires along the path: REQ_ACS_FLAGS in drivers/iommu/iommu.c. */
 export const REQ_ACS_FLAGS = PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF;
-/** PCI Status: Interrupt Status (bit 3), set while INTx is asserted (PCI 2.3). */
-export const PCI_STATUS_INTERRUPT = 0x08;
+
+/** Command bits software may write: QEMU pci_init_wmask (I/O, memory, master, INTx disable, SERR#). */
+const COMMAND_WMASK = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE;
+/** Status error bits cleared by writing 1 (PCI 3.0 §6.2.3; QEMU pci_init_w1cmask). */
+const STATUS_W1CMASK =
+  PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |
+  PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY;
 
 /** How a function sits in the topology, which decides its header and capabilities. */
 export interface ConfigRole {
@@ -81,6 +90,7 @@ export class ConfigSpace {
   readonly bytes: Uint8Array;
   private readonly view: DataView;
   private readonly writeMask: Uint8Array;
+  private readonly w1cMask: Uint8Array;
   /** Offset of the MSI capability, 0 when there is none. */
   readonly msiCap: number;
   /** Offset of the MSI-X capability, 0 when there is none. */
@@ -96,13 +106,17 @@ export class ConfigSpace {
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
     this.writeMask = new Uint8Array(size);
+    this.w1cMask = new Uint8Array(size);
     this.bars = role.bridge ? model.bars.slice(0, 2) : model.bars;
     const id = model.identity;
     this.w16(PCI_VENDOR_ID, id.vendorId);
     this.w16(PCI_DEVICE_ID, id.deviceId);
     this.w32(PCI_CLASS_REVISION, ((id.classCode & 0xffffff) << 8) | (id.revision & 0xff));
     this.bytes[PCI_HEADER_TYPE] = (role.bridge ? 1 : 0) | (role.multifunction ? 0x80 : 0);
-    this.mask16(PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | 0x40 | 0x100 | PCI_COMMAND_INTX_DISABLE);
+    this.mask16(PCI_COMMAND, COMMAND_WMASK);
+    this.w1cMask[PCI_STATUS] = STATUS_W1CMASK & 0xff;
+    this.w1cMask[PCI_STATUS + 1] = (STATUS_W1CMASK >> 8) & 0xff;
+    this.writeMask[PCI_CACHE_LINE_SIZE] = 0xff;
     if (!role.bridge) {
       this.w16(PCI_SUBSYSTEM_VENDOR_ID, id.subsystemVendorId);
       this.w16(PCI_SUBSYSTEM_ID, id.subsystemId);
@@ -161,6 +175,14 @@ export class ConfigSpace {
       chain.push(msixCap);
       next += 0x0c;
     }
+    if (!role.bridge) {
+      // QEMU's pci_init_wmask makes the device-specific bytes after the header read-write;
+      // pci_add_capability takes a capability's bytes back (as devices/pci/config-space.ts does).
+      this.writeMask.fill(0xff, next, PCI_CONFIG_SPACE_SIZE);
+      // A 64-bit MSI capability without per-vector masking is 14 bytes (msi_cap_sizeof); the
+      // two bytes up to the next dword stay device-specific, read-write as on QEMU's edu.
+      if (msiCap) this.writeMask.fill(0xff, msiCap + PCI_MSI_DATA_64 + 2, msiCap + 0x10);
+    }
     if (chain.length) {
       this.w16(PCI_STATUS, PCI_STATUS_CAP_LIST);
       this.bytes[PCI_CAPABILITY_LIST] = chain[0]!;
@@ -191,7 +213,10 @@ export class ConfigSpace {
     return size === 1 ? this.bytes[offset]! : size === 2 ? this.view.getUint16(offset, true) : this.view.getUint32(offset, true);
   }
 
-  /** A config write as the hardware takes it: only writable bits change; BARs keep their size alignment. */
+  /**
+   * A config write as the hardware takes it (QEMU pci_default_write_config, byte by byte): only
+   * writable bits change, write-1-to-clear bits the value sets are cleared, BARs keep their size alignment.
+   */
   write(offset: number, size: 1 | 2 | 4, value: number): void {
     for (let i = 0; i < size; i++) {
       const at = offset + i;
@@ -202,7 +227,14 @@ export class ConfigSpace {
         continue;
       }
       const mask = this.writeMask[at]!;
-      this.bytes[at] = (this.bytes[at]! & ~mask) | (byte & mask);
+      this.bytes[at] = ((this.bytes[at]! & ~mask) | (byte & mask)) & ~(byte & this.w1cMask[at]!);
+    }
+    const control = this.msiCap + PCI_MSI_FLAGS;
+    if (this.msiCap && offset < control + 2 && offset + size > control) {
+      // QEMU msi_write_config: a Multiple Message Enable above Multiple Message Capable is clamped to it.
+      const flags = this.view.getUint16(control, true);
+      const mmc = (flags & PCI_MSI_FLAGS_QMASK) >> 1;
+      if ((flags & PCI_MSI_FLAGS_QSIZE) >> 4 > mmc) this.w16(control, (flags & ~PCI_MSI_FLAGS_QSIZE) | (mmc << 4));
     }
   }
 

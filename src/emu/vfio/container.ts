@@ -6,8 +6,10 @@
  */
 import type { Container, DmaMapRequest, DmaUnmapRequest, IommuInfo } from "../../api/container.js";
 import { VFIO_API_VERSION, VFIO_TYPE1_IOMMU, VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU } from "../../api/constants.js";
+import { driverClaimsKernelDma } from "../../api/driver-managed-dma.js";
 import type { VfioOp } from "../../api/op.js";
 import type { Machine } from "../machine.js";
+import { knownHostDrivers } from "../pci/host-drivers.js";
 import type { ProcessAddressSpace } from "../process/address-space.js";
 import { fail } from "./errno.js";
 import type { ContainerCore, VfioGroupCore } from "./group-core.js";
@@ -85,7 +87,13 @@ export class EmulatedContainer implements Container, ContainerCore {
     this.check(op);
     const claim = group.iommuGroup.claim(group);
     if (claim) {
-      const blockers = group.iommuGroup.members.filter((f) => f.driver && f.driver !== "vfio-pci" && f.driver !== "pcieport" && f.driver !== "pci-stub");
+      // The members whose driver claimed kernel DMA (no driver_managed_dma): the emulated
+      // driver's own flag where the emulator knows the driver, else the 6.1 list.
+      const blockers = group.iommuGroup.members.filter((f) => {
+        if (f.driver === undefined) return false;
+        const known = knownHostDrivers[f.driver];
+        return known ? !known.driverManagedDma : driverClaimsKernelDma(f.driver);
+      });
       fail(op, claim, `group ${group.id}`, `the group is not viable: ${blockers.map((f) => `${f.address} is bound to ${f.driver}`).join(", ") || "a device uses a host driver"}`);
     }
     if (this.iommu) group.iommuGroup.domain = this.iommu.domain;

@@ -20,15 +20,12 @@ import {
   PCI_STATUS, PCI_STATUS_CAP_LIST, PCI_VENDOR_ID,
 } from "../../api/constants.js";
 import {
-  PCI_MSI_ADDRESS_HI, PCI_MSI_ADDRESS_LO, PCI_MSI_DATA_32, PCI_MSI_DATA_64, PCI_MSI_FLAGS, PCI_MSI_FLAGS_64BIT,
-  PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE, PCI_ROM_ADDRESS, barFlags,
-} from "../pci/config-space.js";
+  PCI_CACHE_LINE_SIZE, PCI_LATENCY_TIMER, PCI_CONFIG_HEADER_SIZE as PCI_STD_HEADER_SIZEOF, PCI_CONFIG_SPACE_SIZE as PCI_CFG_SPACE_SIZE,
+  PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE, PCI_ROM_ADDRESS,
+} from "../../devices/pci/registers.js";
+import { PCI_MSI_ADDRESS_HI, PCI_MSI_ADDRESS_LO, PCI_MSI_DATA_32, PCI_MSI_DATA_64, PCI_MSI_FLAGS, barFlags } from "../pci/config-space.js";
 import type { PciFunction } from "../pci/function.js";
 
-const PCI_STD_HEADER_SIZEOF = 64;
-const PCI_CFG_SPACE_SIZE = 256;
-const PCI_CACHE_LINE_SIZE = 0x0c;
-const PCI_LATENCY_TIMER = 0x0d;
 const PCI_BIST = 0x0f;
 /** Markers in the byte map (PCI_CAP_ID_BASIC is 0; INVALID bytes are raw access). */
 const CAP_BASIC = 0;

@@ -18,7 +18,8 @@ import {
   VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, VFIO_REGION_INFO_FLAG_CAPS,
   VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
 } from "../../api/constants.js";
-import { PCI_MSI_ADDRESS_HI, PCI_MSI_ADDRESS_LO, PCI_MSI_DATA_64, PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE } from "../pci/config-space.js";
+import { PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE } from "../../devices/pci/registers.js";
+import { PCI_MSI_ADDRESS_HI, PCI_MSI_ADDRESS_LO, PCI_MSI_DATA_64, PCI_MSI_FLAGS } from "../pci/config-space.js";
 import type { PciFunction } from "../pci/function.js";
 import { fail } from "./errno.js";
 import { ConfigRangeError, VfioPciConfig } from "./pci-config.js";
