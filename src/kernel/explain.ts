@@ -4,6 +4,7 @@
  * process (capabilities, RLIMIT_MEMLOCK), so each hint names the actual device or limit.
  * The errno itself is never changed: callers match on it.
  */
+import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "../api/driver-managed-dma.js";
 import type { Sysfs } from "../api/sysfs.js";
 
 /**
@@ -36,14 +37,12 @@ export async function groupMembers(sysfs: Sysfs, group: number): Promise<GroupMe
   );
 }
 
-/** Drivers that leave a group viable (vfio_dev_driver_allowed / the "no driver" case, Linux 6.1). */
-const VIABLE_DRIVERS = new Set(["vfio-pci", "pci-stub", "pcieport"]);
 
 /** Why group `group` is not viable: the members bound to other drivers, and the way out. */
 export async function explainNotViable(sysfs: Sysfs, group: number): Promise<string> {
   const members = await groupMembers(sysfs, group);
   if (members === undefined) return `group ${group} is not viable (its members could not be read from sysfs)`;
-  const blocking = members.filter((m) => m.driver !== undefined && !VIABLE_DRIVERS.has(m.driver));
+  const blocking = members.filter((m) => m.driver !== undefined && !DRIVER_MANAGED_DMA_LINUX_6_1.has(m.driver));
   const list = (blocking.length > 0 ? blocking : members)
     .map((m) => `${m.address} (${m.driver ?? "no driver"})`)
     .join(", ");
