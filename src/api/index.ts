@@ -20,3 +20,4 @@ export * from "./iova-allocator.js";
 export * from "./container-dma-space.js";
 export * from "./open-device.js";
 export * from "./pci-config.js";
+export * from "./pci-address.js";

@@ -14,7 +14,7 @@ import { IommuGroup } from "./iommu/iommu-group.js";
 import type { PciFunction } from "./pci/function.js";
 import { driverMatches, type HostDriver, knownHostDrivers } from "./pci/host-drivers.js";
 import { buildTopology, type FunctionSpec } from "./pci/topology.js";
-import { parseBdf, formatBdf } from "./pci/bdf.js";
+import { parseBdf, formatBdf } from "../api/pci-address.js";
 import { renderSysfs } from "./sysfs/emulated-sysfs.js";
 import { VfioGroupCore } from "./vfio/group-core.js";
 import { VfioPciDevice } from "./vfio/pci-device.js";

@@ -21,7 +21,7 @@ import {
   readDriver,
   type BindingState,
 } from "./binding-state.js";
-import { parsePciAddress } from "./pci-address.js";
+import { parsePciAddress } from "../api/pci-address.js";
 
 /** The driver vfio-ts binds to. */
 export const VFIO_PCI = "vfio-pci";

@@ -10,7 +10,7 @@ import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
 import { hasDmaOwnership, parseKernelRelease, type KernelVersion } from "./kernel-release.js";
 import { parseMemlockLimit, type MemlockLimit } from "./memlock-limit.js";
-import { parsePciAddress, tryParsePciAddress, type PciAddress } from "./pci-address.js";
+import { parsePciAddress, tryParsePciAddress, type PciAddress } from "../api/pci-address.js";
 import { readPciDevice, type PciDevice } from "./pci-devices.js";
 import { mayReadWrite, parseProcessIdentity, type ProcessIdentity } from "./process-identity.js";
 import { groupViability, type Viability } from "./viability.js";

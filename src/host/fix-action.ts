@@ -4,7 +4,7 @@
  * driver/unbind, driver_override, drivers_probe), the same sequence GUEST.md measured, so a
  * user can run them by hand; `vfio bind` is the safe way that plans, checks and journals.
  */
-import type { PciAddress } from "./pci-address.js";
+import type { PciAddress } from "../api/pci-address.js";
 
 /** One step. */
 export type FixAction =

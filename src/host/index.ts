@@ -8,7 +8,7 @@
  * tests replace. Follows serialport's
  * "captured OS output as fixtures" and zod's "diagnostics as data".
  */
-export * from "./pci-address.js";
+export * from "../api/pci-address.js";
 export * from "./pci-ids.js";
 export * from "./pci-class-names.js";
 export * from "./pci-devices.js";

@@ -4,7 +4,7 @@
  */
 import { VfioProtocolError } from "../api/errors.js";
 import type { Sysfs } from "../api/sysfs.js";
-import { comparePciAddress } from "./pci-address.js";
+import { comparePciAddress } from "../api/pci-address.js";
 import { readLinkName, readText } from "./sysfs-attribute.js";
 
 /** A device of a group. Usually a PCI function ("0000:01:02.0"); groups may hold others. */

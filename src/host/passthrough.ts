@@ -10,7 +10,7 @@ import { VfioUsageError } from "../api/errors.js";
 import type { Sysfs } from "../api/sysfs.js";
 import { VIABLE_DRIVERS, groupMembers, isBridge, readBindingState } from "./binding-state.js";
 import { VFIO_PCI } from "./bind-plan.js";
-import { parsePciAddress } from "./pci-address.js";
+import { parsePciAddress } from "../api/pci-address.js";
 
 export interface PassthroughPlan {
   /** The devices to pass, as named. */

@@ -3,7 +3,7 @@
  */
 import { VfioProtocolError } from "../api/errors.js";
 import type { Sysfs } from "../api/sysfs.js";
-import { comparePciAddress, tryParsePciAddress, type PciAddress } from "./pci-address.js";
+import { comparePciAddress, tryParsePciAddress, type PciAddress } from "../api/pci-address.js";
 import { readDecimal, readHex, readLinkName, readText } from "./sysfs-attribute.js";
 
 /** One PCI function and what the kernel says about it. Absent attributes are undefined. */

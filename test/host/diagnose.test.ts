@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { diagnose, parseCheckTarget, type Finding } from "../../src/host/diagnose.js";
 import { nodeHostEnvironment } from "../../src/host/node-host-environment.js";
-import { parsePciAddress } from "../../src/host/pci-address.js";
+import { parsePciAddress } from "../../src/api/pci-address.js";
 import { fixturePath } from "../helpers/fixtures.js";
 import { buildMachineTree, GUEST_LIKE, PLAIN_INTERRUPTS, type TreeSpec } from "../helpers/machine-tree.js";
 

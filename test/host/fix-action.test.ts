@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bindVfioPciAction, unbindAction } from "../../src/host/fix-action.js";
-import { parsePciAddress } from "../../src/host/pci-address.js";
+import { parsePciAddress } from "../../src/api/pci-address.js";
 
 test("unbindAction() writes the address to the bound driver's unbind", () => {
   assert.deepEqual(unbindAction(parsePciAddress("01:02.0"), "e1000").commands, ["echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind"]);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { nodeSysfs } from "../../src/host/node-sysfs.js";
-import { parsePciAddress } from "../../src/host/pci-address.js";
+import { parsePciAddress } from "../../src/api/pci-address.js";
 import { listPciDevices, readPciDevice } from "../../src/host/pci-devices.js";
 import { fixturePath } from "../helpers/fixtures.js";
 import { buildMachineTree, GUEST_LIKE } from "../helpers/machine-tree.js";

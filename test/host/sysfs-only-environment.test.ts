@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { Sysfs } from "../../src/api/sysfs.js";
 import { diagnose } from "../../src/host/diagnose.js";
 import { readInventory } from "../../src/host/inventory.js";
-import { parsePciAddress } from "../../src/host/pci-address.js";
+import { parsePciAddress } from "../../src/api/pci-address.js";
 import { sysfsOnlyEnvironment } from "../../src/host/sysfs-only-environment.js";
 
 /** A Sysfs that is not node:fs at all, as the emulated machine's is: a map of paths. */

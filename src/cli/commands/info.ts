@@ -18,7 +18,7 @@ import type { VfioSystem } from "../../api/vfio-system.js";
 import type { VfioDevice } from "../../api/device.js";
 import { KernelSystem } from "../../kernel/system.js";
 import { VfioUserClient } from "../../user/client.js";
-import { parsePciAddress } from "../../host/pci-address.js";
+import { parsePciAddress } from "../../api/pci-address.js";
 import type { Command, CommandIo } from "../command.js";
 import { emulatedSystem } from "../emulated.js";
 import { parseCommandArgs, usageError } from "../parse-args.js";

@@ -5,7 +5,7 @@
 import { VfioUsageError } from "../../api/errors.js";
 import { executeRestore } from "../../host/bind-executor.js";
 import { restoreSteps } from "../../host/bind-plan.js";
-import { parsePciAddress } from "../../host/pci-address.js";
+import { parsePciAddress } from "../../api/pci-address.js";
 import { checkGroupsClosed } from "../../host/safety-checks.js";
 import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
 import type { Command } from "../command.js";

@@ -4,7 +4,7 @@
  * driver_override, as in struct pci_dev / struct device).
  */
 import type { DeviceModel } from "../../api/hosting.js";
-import { type Bdf, devfn, formatBdf } from "./bdf.js";
+import { type Bdf, devfn, formatBdf } from "../../api/pci-address.js";
 import { ConfigSpace, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM } from "./config-space.js";
 
 /** What a function is, which decides its header, its PCIe type and how Linux groups it. */

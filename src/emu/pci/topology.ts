@@ -4,7 +4,7 @@
  * Linux adds the devices (which decides IOMMU group numbers).
  */
 import type { DeviceModel } from "../../api/hosting.js";
-import { parseBdf } from "./bdf.js";
+import { parseBdf } from "../../api/pci-address.js";
 import {
   ConfigSpace, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_RC_END,
   PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM,

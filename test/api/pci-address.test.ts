@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { comparePciAddress, parsePciAddress, tryParsePciAddress } from "../../src/host/pci-address.js";
+import { comparePciAddress, devfn, formatBdf, parseBdf, parsePciAddress, tryParsePciAddress } from "../../src/api/pci-address.js";
 
 test("parsePciAddress() keeps a full address and lower-cases it", () => {
   assert.equal(parsePciAddress("0000:00:1F.2"), "0000:00:1f.2");
@@ -24,4 +24,11 @@ for (const bad of ["", "1f.2", "0000:01:20.0", "0000:01:00.8", "0000:1:00.0", "0
 test("comparePciAddress() orders by bus, device, function", () => {
   const sorted = ["0000:01:00.0", "0000:00:1f.3", "0000:00:02.0", "0000:00:1f.0"].sort(comparePciAddress);
   assert.deepEqual(sorted, ["0000:00:02.0", "0000:00:1f.0", "0000:00:1f.3", "0000:01:00.0"]);
+});
+
+test("parseBdf() splits an address into numbers and formatBdf() restores its canonical spelling", () => {
+  assert.deepEqual(parseBdf("01:1F.7"), { domain: 0, bus: 1, device: 0x1f, fn: 7 });
+  assert.equal(parseBdf("00:20.0"), undefined);
+  assert.equal(formatBdf({ domain: 0, bus: 0xa, device: 3, fn: 1 }), "0000:0a:03.1");
+  assert.equal(devfn({ domain: 0, bus: 0, device: 3, fn: 1 }), 0x19);
 });

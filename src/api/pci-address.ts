@@ -1,8 +1,10 @@
 /**
  * PCI addresses in the kernel's sysfs spelling, "DDDD:BB:DD.F" (pci_name(),
- * drivers/pci/probe.c: "%04x:%02x:%02x.%d").
+ * drivers/pci/probe.c: "%04x:%02x:%02x.%d"), the spelling VFIO_GROUP_GET_DEVICE_FD takes.
+ * Pure (no I/O), so it lives in api/ and serves host/ (sysfs names, CLI arguments) and emu/
+ * (the emulated machine's topology) alike: one parser, not one per layer.
  */
-import { VfioUsageError } from "../api/errors.js";
+import { VfioUsageError } from "./errors.js";
 
 /** A canonical PCI address, "0000:01:00.0": lower-case hex, domain included. */
 export type PciAddress = string & { readonly __brand: "PciAddress" };
@@ -45,4 +47,37 @@ export function parsePciAddress(text: string): PciAddress {
 /** Orders addresses as the kernel lists them (domain, bus, device, function). */
 export function comparePciAddress(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A PCI function's address as numbers: domain, bus, device (slot), function. */
+export interface Bdf {
+  readonly domain: number;
+  readonly bus: number;
+  readonly device: number;
+  readonly fn: number;
+}
+
+/** The numbers in "0000:01:02.0" or "01:02.0" (domain 0); undefined when `text` is no address. */
+export function parseBdf(text: string): Bdf | undefined {
+  const address = tryParsePciAddress(text);
+  if (address === undefined) return undefined;
+  const [domain, bus, rest] = address.split(":") as [string, string, string];
+  const [device, fn] = rest.split(".") as [string, string];
+  return { domain: parseInt(domain, 16), bus: parseInt(bus, 16), device: parseInt(device, 16), fn: parseInt(fn, 16) };
+}
+
+/** The canonical address of `bdf`, "0000:01:02.0". */
+export function formatBdf(bdf: Bdf): PciAddress {
+  const h = (v: number, w: number) => v.toString(16).padStart(w, "0");
+  return `${h(bdf.domain, 4)}:${h(bdf.bus, 2)}:${h(bdf.device, 2)}.${bdf.fn}` as PciAddress;
+}
+
+/** devfn as the kernel packs it: PCI_DEVFN(slot, func) = slot << 3 | func (include/uapi/linux/pci.h). */
+export function devfn(bdf: Bdf): number {
+  return (bdf.device << 3) | bdf.fn;
+}
+
+/** The 16-bit requester ID: PCI_DEVID(bus, devfn) = bus << 8 | devfn (include/linux/pci.h). */
+export function requesterId(bus: number, devfnValue: number): number {
+  return (bus << 8) | devfnValue;
 }
