@@ -59,6 +59,19 @@ test("every import respects the layer rules", async () => {
   assert.deepEqual(violations, []);
 });
 
+test("api imports no node: module but node:os (errors.ts's errno name table)", async () => {
+  const violations: string[] = [];
+  for (const file of await sourceFiles(path.join(srcRoot, "api"))) {
+    const text = await readFile(file, "utf8");
+    for (const match of text.matchAll(/\bfrom\s+["']([^"']+)["']|\bimport\s*\(?\s*["']([^"']+)["']/g)) {
+      const spec = match[1] ?? match[2]!;
+      if (spec.startsWith(".") || spec === "node:os") continue;
+      violations.push(`${path.relative(srcRoot, file)} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
 test("importing api, abi, host and emu does not load native code", async () => {
   const { execFileSync } = await import("node:child_process");
   const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src");

@@ -2,6 +2,11 @@
  * Errors of every layer. `code` is what callers match on (as Node and undici document it):
  * an errno name ("EEXIST") for a failed operation, or a vfio-ts code for usage and protocol
  * errors. errno is positive, as in `os.constants.errno` and the vfio-user header.
+ *
+ * The one node: import in api/ (test/architecture.test.ts enforces it): `node:os` for
+ * `constants.errno`, the platform's errno name table. It is a constant table, no I/O and no
+ * native code of ours, and copying it would let our names drift from the ones Node's own
+ * errors (`err.code`) carry.
  */
 import { constants } from "node:os";
 import type { VfioOp } from "./op.js";

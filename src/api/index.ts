@@ -21,3 +21,4 @@ export * from "./container-dma-space.js";
 export * from "./open-device.js";
 export * from "./pci-config.js";
 export * from "./pci-address.js";
+export * from "./format-bytes.js";

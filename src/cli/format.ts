@@ -23,16 +23,5 @@ export function hex(value: number | bigint, digits = 0): string {
   return `0x${hexDigits(value, digits)}`;
 }
 
-/**
- * A byte count in the largest binary unit that divides it exactly, else in bytes:
- * "1 GiB", "16 KiB", "256 bytes".
- *
- * @example
- * formatSize(0x4000n); // "16 KiB"
- */
-export function formatSize(bytes: bigint): string {
-  for (const [unit, shift] of [["GiB", 30n], ["MiB", 20n], ["KiB", 10n]] as const) {
-    if (bytes >= 1n << shift && bytes % (1n << shift) === 0n) return `${bytes >> shift} ${unit}`;
-  }
-  return `${bytes} bytes`;
-}
+/** Sizes: the one formatter api/ shares with kernel/'s messages ("16 KiB", "256 bytes"). */
+export { formatBytes } from "../api/format-bytes.js";

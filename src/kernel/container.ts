@@ -13,7 +13,7 @@ import {
 import { dmaMapLayout, dmaUnmapLayout } from "../abi/vfio/dma-map.js";
 import { iommuInfoLayout } from "../abi/vfio/iommu-info.js";
 import { syscallError, type KernelContext } from "./context.js";
-import { formatBytes } from "./explain.js";
+import { formatBytes } from "../api/format-bytes.js";
 import { memlockShortfall } from "./memlock.js";
 
 /** What a container needs of the groups attached to it. */

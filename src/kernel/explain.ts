@@ -99,13 +99,3 @@ export function explainDeviceFdRefused(group: number, containerSet: boolean, iom
   if (!iommuSet) return `the container has no IOMMU model yet: call VFIO_SET_IOMMU (type1v2) before asking for ${device}`;
   return undefined;
 }
-
-/** Formats a byte count for messages: "8 MiB", "4096 bytes". */
-export function formatBytes(bytes: bigint): string {
-  const units = ["GiB", "MiB", "KiB"] as const;
-  for (const [i, unit] of units.entries()) {
-    const scale = 1n << BigInt(30 - 10 * i);
-    if (bytes >= scale && bytes % scale === 0n) return `${bytes / scale} ${unit}`;
-  }
-  return `${bytes} bytes`;
-}

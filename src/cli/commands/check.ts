@@ -8,7 +8,7 @@ import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
-import { formatSize } from "../format.js";
+import { formatBytes } from "../format.js";
 import { formatTable, styleFor, type Style } from "../style.js";
 
 function actionText(action: FixAction): string {
@@ -72,7 +72,7 @@ function findingLines(f: Finding, style: Style): string[] {
     case "kernel-before-dma-ownership":
       return [`${label} kernel ${f.release}: ${f.fix}`];
     case "memlock-low":
-      return [`${label} RLIMIT_MEMLOCK is ${formatSize(f.limit)}: ${f.fix}`];
+      return [`${label} RLIMIT_MEMLOCK is ${formatBytes(f.limit)}: ${f.fix}`];
     case "boot-vga":
       return [`${label} ${f.device}: ${f.fix}`];
     case "no-reset":
@@ -99,7 +99,7 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
     facts.push(["/dev/vfio", "absent"]);
   }
   if (report.memlock !== undefined) {
-    const soft = report.memlock.soft === undefined ? "unlimited" : formatSize(report.memlock.soft);
+    const soft = report.memlock.soft === undefined ? "unlimited" : formatBytes(report.memlock.soft);
     facts.push(["memlock", `${soft}${report.identity?.uid === 0 ? " (root: CAP_IPC_LOCK lifts it)" : ""}`]);
   }
   const device = report.members.find((m) => m.isTarget)?.pci;

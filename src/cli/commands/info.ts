@@ -23,7 +23,7 @@ import type { Command, CommandIo } from "../command.js";
 import { emulatedSystem } from "../emulated.js";
 import { parseCommandArgs, usageError } from "../parse-args.js";
 import { asSocketError, checkConnectSocketPath } from "../socket-path.js";
-import { formatSize, hex, hexDigits } from "../format.js";
+import { formatBytes, hex, hexDigits } from "../format.js";
 import { formatTable } from "../style.js";
 
 const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
@@ -192,7 +192,7 @@ export function renderReport(report: DeviceReport): string {
       ...report.regions.map((r) =>
         r.error !== undefined
           ? [String(r.index), r.name, "-", "-", `(${r.error})`, ""]
-          : [String(r.index), r.name, formatSize(BigInt(r.size!)), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
+          : [String(r.index), r.name, formatBytes(BigInt(r.size!)), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
     ]),
     "",
     `irqs (${report.irqs.length}):`,
