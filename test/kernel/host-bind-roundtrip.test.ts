@@ -183,7 +183,7 @@ test("--dry-run lists exactly the writes the real bind and restore make (bridge 
   const before = snapshot();
   const journal = tempJournal(t);
   const sysfs = recordingSysfs();
-  const deps = { ...defaultBindingDeps, openSysfs: () => sysfs };
+  const deps = { ...defaultBindingDeps, openSysfs: async () => sysfs };
   const commands = [bindCommand(deps), restoreCommand(deps)];
 
   const dry = io();
