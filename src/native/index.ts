@@ -4,7 +4,8 @@
  * code (native/ffi.ts). Shared by the Linux backend (kernel/) and vfio-user (user/), which need
  * the same memfd, eventfd and mmap views. Imports api/ and abi/ only.
  */
-export { loadLibc, type Libc, type FdWatch, type Rlimit } from "./libc.js";
+export { loadLibc, type Libc, type Rlimit } from "./libc.js";
+export { watchFd, type FdWatch, type FdEvents } from "./fd-watch.js";
 export { loadSocketLibc, type SocketLibc, type SocketWatch, type SocketEvents, type Received } from "./socket.js";
 export { KernelEventNotifier } from "./event-notifier.js";
 export { MmapRegionMapping } from "./region-mapping.js";
