@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import type { BenchResult } from "./main.js";
 import { compileC } from "./compile-c.js";
-import { loadLibc } from "../src/kernel/libc.js";
-import { KernelEventNotifier } from "../src/kernel/event-notifier.js";
+import { loadLibc } from "../src/native/libc.js";
+import { KernelEventNotifier } from "../src/native/event-notifier.js";
 
 export const name = "kernel: interrupt latency, eventfd → handler, vs a C epoll loop";
 

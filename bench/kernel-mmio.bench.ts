@@ -6,9 +6,9 @@
 import { spawnSync } from "node:child_process";
 import type { BenchResult } from "./main.js";
 import { compileC } from "./compile-c.js";
-import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../src/kernel/libc.js";
-import { allocateMemfd } from "../src/kernel/process-memory.js";
-import { MmapRegionMapping } from "../src/kernel/region-mapping.js";
+import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../src/native/libc.js";
+import { allocateMemfd } from "../src/native/process-memory.js";
+import { MmapRegionMapping } from "../src/native/region-mapping.js";
 
 export const name = "kernel: mapped register and DMA-buffer access vs C on the same memfd";
 

@@ -11,7 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { libcLibrary, koffi } from "../../dist/src/kernel/ffi.js";
+import { libcLibrary, koffi } from "../../dist/src/native/ffi.js";
 import { struct, u32, i32 } from "../../dist/src/abi/struct.js";
 import { VFIO_GROUP_FLAGS_VIABLE, VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_TYPE1v2_IOMMU } from "../../dist/src/api/constants.js";
 

@@ -6,7 +6,7 @@
 import type { VfioOp } from "../api/op.js";
 import type { Sysfs } from "../api/sysfs.js";
 import { VfioSystemError } from "../api/errors.js";
-import type { Libc } from "./libc.js";
+import type { Libc } from "../native/libc.js";
 import type { LockedMemory } from "./memlock.js";
 
 export interface KernelContext {

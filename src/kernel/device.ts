@@ -22,10 +22,10 @@ import { deviceInfoLayout } from "../abi/vfio/device-info.js";
 import { irqInfoLayout } from "../abi/vfio/irq-info.js";
 import { regionInfoLayout } from "../abi/vfio/region-info.js";
 import { syscallError, type KernelContext } from "./context.js";
-import { KernelEventNotifier } from "./event-notifier.js";
-import { MAP_SHARED, PROT_READ, PROT_WRITE } from "./libc.js";
-import { PAGE_SIZE } from "./process-memory.js";
-import { MmapRegionMapping } from "./region-mapping.js";
+import { KernelEventNotifier } from "../native/event-notifier.js";
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../native/libc.js";
+import { PAGE_SIZE } from "../native/process-memory.js";
+import { MmapRegionMapping } from "../native/region-mapping.js";
 
 /** A device fd from VFIO_GROUP_GET_DEVICE_FD. Create with KernelGroup.openDevice(). */
 export class KernelDevice implements VfioDevice {

@@ -9,7 +9,7 @@
  * for root there is no limit to check.
  */
 import { readFileSync } from "node:fs";
-import { RLIMIT_MEMLOCK, RLIM_INFINITY, type Libc } from "./libc.js";
+import { RLIMIT_MEMLOCK, RLIM_INFINITY, type Libc } from "../native/libc.js";
 
 /** The process facts the check needs, injectable for tests. */
 export interface LockedMemory {

@@ -11,12 +11,12 @@ import type { VfioSystem } from "../api/vfio-system.js";
 import { errnoValue } from "../api/errors.js";
 import { syscallError, type KernelContext } from "./context.js";
 import { KernelContainer } from "./container.js";
-import { KernelEventNotifier } from "./event-notifier.js";
+import { KernelEventNotifier } from "../native/event-notifier.js";
 import { explainGroupBusy, explainNoContainer, explainNoGroup, explainNotPermitted, safeHint } from "./explain.js";
 import { KernelGroup } from "./group.js";
-import { O_CLOEXEC, O_RDWR, loadLibc, type Libc } from "./libc.js";
+import { O_CLOEXEC, O_RDWR, loadLibc, type Libc } from "../native/libc.js";
 import { processLockedMemory, type LockedMemory } from "./memlock.js";
-import { allocateMemfd, PAGE_SIZE, type MemfdMemory } from "./process-memory.js";
+import { allocateMemfd, PAGE_SIZE, type MemfdMemory } from "../native/process-memory.js";
 import { directorySysfs } from "./sysfs.js";
 
 export interface KernelSystemOptions {

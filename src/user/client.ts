@@ -30,10 +30,10 @@ import {
   VFIO_USER_F_DMA_REGION_READ, VFIO_USER_F_DMA_REGION_WRITE, deviceInfoLayout, dmaAccessLayout, dmaMapLayout, dmaUnmapLayout,
   irqInfoLayout, irqSetLayout, regionAccessLayout, regionInfoLayout,
 } from "../abi/vfio-user/messages.js";
-import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../kernel/libc.js";
-import { KernelEventNotifier } from "../kernel/event-notifier.js";
-import { allocateMemfd, type MemfdMemory } from "../kernel/process-memory.js";
-import { MmapRegionMapping } from "../kernel/region-mapping.js";
+import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../native/libc.js";
+import { KernelEventNotifier } from "../native/event-notifier.js";
+import { allocateMemfd, type MemfdMemory } from "../native/process-memory.js";
+import { MmapRegionMapping } from "../native/region-mapping.js";
 import { encodeCommand, encodeErrorReply, encodeReply, type Message } from "./protocol/message.js";
 import { VFIO_USER_MAJOR, VFIO_USER_MINOR, encodeVersion, parseVersion, type Capabilities } from "./protocol/version.js";
 import { connectTransport, type ConnectOptions } from "./transport/connect.js";

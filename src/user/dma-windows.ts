@@ -12,7 +12,7 @@
 import { fstatSync } from "node:fs";
 import { DmaFaultError } from "../api/hosting.js";
 import { VfioSystemError, errnoValue } from "../api/errors.js";
-import { MAP_SHARED, PROT_READ, PROT_WRITE, loadLibc, type Libc } from "../kernel/libc.js";
+import { MAP_SHARED, PROT_READ, PROT_WRITE, loadLibc, type Libc } from "../native/libc.js";
 
 export const PAGE_SIZE = 4096n;
 /** The largest window accepted: libvfio-user's 8 TiB (VFIO-USER.md §4.1). */

@@ -2,7 +2,7 @@
  * vfio-ts user: the vfio-user protocol. A sans-I/O core (protocol/, handle-request.ts),
  * transports that move messages (and fds, where they can), a server that hosts a device model
  * (server.ts) and a client that is a VfioDevice + DmaSpace backend (client.ts).
- * May import api/, abi/, devices/, and kernel/ for fds, mmap and eventfds.
+ * May import api/, abi/, devices/, and native/ for fds, mmap, sockets and eventfds.
  * Importing it loads no native code: the FFI library loads on first socket use.
  */
 export * from "./protocol/message.js";

@@ -16,8 +16,8 @@ import {
 } from "../api/constants.js";
 import type { DeviceInfo, IrqInfo } from "../api/device-info.js";
 import { PciConfigSpace } from "../devices/pci/config-space.js";
-import { loadLibc } from "../kernel/libc.js";
-import { allocateMemfd, type MemfdMemory } from "../kernel/process-memory.js";
+import { loadLibc } from "../native/libc.js";
+import { allocateMemfd, type MemfdMemory } from "../native/process-memory.js";
 
 /** What the current client offers the device: its DMA windows and interrupt eventfds. */
 export interface DeviceBinding {

@@ -10,7 +10,7 @@ import { DmaFaultError } from "../api/hosting.js";
 import { VFIO_USER_F_ERROR, VFIO_USER_F_TYPE_MASK, VFIO_USER_F_TYPE_REPLY } from "../abi/vfio-user/header.js";
 import { VfioUserCommand } from "../abi/vfio-user/command.js";
 import { dmaAccessLayout } from "../abi/vfio-user/messages.js";
-import { loadSocketLibc, type SocketLibc } from "../kernel/socket.js";
+import { loadSocketLibc, type SocketLibc } from "../native/socket.js";
 import { DmaWindows, type DmaMessenger } from "./dma-windows.js";
 import { handleRequest, type RequestContext } from "./handle-request.js";
 import { encodeCommand, type Message } from "./protocol/message.js";

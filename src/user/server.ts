@@ -11,7 +11,7 @@ import { unlinkSync } from "node:fs";
 import { VfioSystemError } from "../api/errors.js";
 import type { DeviceModel } from "../api/hosting.js";
 import { VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE } from "../abi/vfio-user/header.js";
-import { loadSocketLibc, type SocketWatch } from "../kernel/socket.js";
+import { loadSocketLibc, type SocketWatch } from "../native/socket.js";
 import { defaultCapabilities, type Capabilities } from "./protocol/version.js";
 import { ServedDevice } from "./served-device.js";
 import { ServerSession } from "./server-session.js";

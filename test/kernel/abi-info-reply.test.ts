@@ -24,7 +24,7 @@ const O_RDWR = 2;
 interface Opened { container: number; group: number; device: number; close(): void }
 
 async function openRaw(address: string): Promise<Opened & { ioctl: (fd: number, request: number, buffer: Uint8Array) => number }> {
-  const { libcLibrary } = await import("../../src/kernel/ffi.js");
+  const { libcLibrary } = await import("../../src/native/ffi.js");
   const libc = libcLibrary();
   const open = libc.func("int open(const char *path, int flags)");
   const close = libc.func("int close(int fd)");

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD } from "../../src/api/constants.js";
 import { enableMemoryAndBusMaster } from "../../src/api/pci-config.js";
 import type { RegionMapping } from "../../src/api/device.js";
-import type { MemfdMemory } from "../../src/kernel/process-memory.js";
+import type { MemfdMemory } from "../../src/native/process-memory.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { edu, kernelLog, open, quietEdu, skip, sleep, waitFor } from "./guest.js";
 

@@ -38,7 +38,7 @@ const groupOf = (address: string): string => basename(readlinkSync(`${PCI}/${add
 
 /** VFIO_GROUP_GET_STATUS on /dev/vfio/<group>, through the abi layouts and koffi directly. */
 async function groupFlags(group: string): Promise<number> {
-  const { libcLibrary } = await import("../../src/kernel/ffi.js");
+  const { libcLibrary } = await import("../../src/native/ffi.js");
   const libc = libcLibrary();
   const open = libc.func("int open(const char *path, int flags)");
   const ioctl = libc.func("int ioctl(int fd, unsigned long request, void *arg)");

@@ -9,7 +9,7 @@ import { runInNewContext } from "node:vm";
 import { VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD } from "../../src/api/constants.js";
 import { openDevice } from "../../src/api/open-device.js";
 import { KernelSystem } from "../../src/kernel/system.js";
-import { placeholderCount } from "../../src/kernel/retire-mapping.js";
+import { placeholderCount } from "../../src/native/retire-mapping.js";
 import { EDU, edu, groupOf, lockedBytes, mappingCount, openFdCount, skip, sleep } from "./guest.js";
 
 setFlagsFromString("--expose-gc");
@@ -70,7 +70,7 @@ function asNobody(body: string) {
     const { KernelSystem } = await import(${url("../../src/kernel/system.js")});
     const { openDevice } = await import(${url("../../src/api/open-device.js")});
     const { processLockedMemory } = await import(${url("../../src/kernel/memlock.js")});
-    const { loadLibc } = await import(${url("../../src/kernel/libc.js")});
+    const { loadLibc } = await import(${url("../../src/native/libc.js")});
     await import(${url("../../src/kernel/index.js")});
     loadLibc();
     process.setgid(65534);

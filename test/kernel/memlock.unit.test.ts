@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { RLIM_INFINITY, loadLibc } from "../../src/kernel/libc.js";
+import { RLIM_INFINITY, loadLibc } from "../../src/native/libc.js";
 import { memlockShortfall, processLockedMemory } from "../../src/kernel/memlock.js";
 
 function status(capEff: string, vmLckKb: number): string {

@@ -5,7 +5,7 @@
  */
 import { constants } from "node:os";
 import type { Sysfs } from "../../src/api/sysfs.js";
-import { loadLibc, MAP_ANONYMOUS, MAP_SHARED, type Libc } from "../../src/kernel/libc.js";
+import { loadLibc, MAP_ANONYMOUS, MAP_SHARED, type FdEvents, type Libc } from "../../src/native/libc.js";
 import type { LockedMemory } from "../../src/kernel/memlock.js";
 
 export type Call = { fn: string; fd?: number; request?: number; arg?: unknown; path?: string };
@@ -96,8 +96,8 @@ export class ScriptedLibc implements Libc {
   address(bytes: Uint8Array): bigint {
     return this.real.address(bytes);
   }
-  watch(fd: number, onReadable: () => void) {
-    return this.real.watch(fd, onReadable);
+  watch(fd: number, callback: (events: FdEvents) => void) {
+    return this.real.watch(fd, callback);
   }
 
   /** The ioctl requests made, in order. */

@@ -6,7 +6,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { VfioUserCommand } from "../../src/abi/vfio-user/command.js";
 import { deviceInfoLayout, regionAccessLayout, regionInfoLayout } from "../../src/abi/vfio-user/messages.js";
-import { loadSocketLibc } from "../../src/kernel/socket.js";
+import { loadSocketLibc } from "../../src/native/socket.js";
 import { VfioUserClient } from "../../src/user/client.js";
 import { encodeReply, type Message } from "../../src/user/protocol/message.js";
 import { encodeVersion } from "../../src/user/protocol/version.js";

@@ -15,8 +15,8 @@ import {
   irqInfoLayout, irqSetLayout, regionAccessLayout, regionInfoLayout, regionIoFdsLayout, writeMultiEntryLayout, writeMultiLayout,
 } from "../../src/abi/vfio-user/messages.js";
 import { EduDevice, EDU_ID } from "../../src/devices/edu.js";
-import { EFD_CLOEXEC, MFD_CLOEXEC, loadLibc } from "../../src/kernel/libc.js";
-import { loadSocketLibc } from "../../src/kernel/socket.js";
+import { EFD_CLOEXEC, MFD_CLOEXEC, loadLibc } from "../../src/native/libc.js";
+import { loadSocketLibc } from "../../src/native/socket.js";
 import { VfioUserClient } from "../../src/user/client.js";
 import { encodeVersion } from "../../src/user/protocol/version.js";
 import type { Message } from "../../src/user/protocol/message.js";

@@ -57,7 +57,7 @@ test("a memory BAR's region info as libvfio-user gives it: argsz 32 gets the siz
   const { VfioUserCommand } = await import("../../src/abi/vfio-user/command.js");
   const { regionInfoLayout } = await import("../../src/abi/vfio-user/messages.js");
   const { walkCapChain, decodeRegionCap } = await import("../../src/abi/cap-chain.js");
-  const { loadLibc } = await import("../../src/kernel/libc.js");
+  const { loadLibc } = await import("../../src/native/libc.js");
   const peer = await rawPeer(t, { model: new SharedMemoryDevice() });
   const short = await peer.request(VfioUserCommand.DEVICE_GET_REGION_INFO, [regionInfoLayout.encode({ argsz: 32, index: 0 })]);
   const head = regionInfoLayout.decode(short.payload);

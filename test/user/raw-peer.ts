@@ -8,7 +8,7 @@ import type { DeviceModel } from "../../src/api/hosting.js";
 import { VfioUserCommand } from "../../src/abi/vfio-user/command.js";
 import { VFIO_USER_F_TYPE_COMMAND } from "../../src/abi/vfio-user/header.js";
 import { EduDevice } from "../../src/devices/edu.js";
-import { loadSocketLibc } from "../../src/kernel/socket.js";
+import { loadSocketLibc } from "../../src/native/socket.js";
 import { encodeMessage, type Message } from "../../src/user/protocol/message.js";
 import { encodeVersion, type Capabilities } from "../../src/user/protocol/version.js";
 import { VfioUserServer, type ServerOptions } from "../../src/user/server.js";

@@ -22,9 +22,9 @@ import {
   VFIO_IOMMU_INFO_PGSIZES, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU,
 } from "../../src/api/constants.js";
 import { EduDevice } from "../../src/devices/edu.js";
-import { KernelEventNotifier } from "../../src/kernel/event-notifier.js";
-import { loadLibc } from "../../src/kernel/libc.js";
-import { allocateMemfd } from "../../src/kernel/process-memory.js";
+import { KernelEventNotifier } from "../../src/native/event-notifier.js";
+import { loadLibc } from "../../src/native/libc.js";
+import { allocateMemfd } from "../../src/native/process-memory.js";
 import { VfioUserClient } from "../../src/user/client.js";
 import { VfioUserServer } from "../../src/user/server.js";
 

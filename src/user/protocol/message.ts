@@ -33,7 +33,7 @@ export function encodeMessage(
   let size = VFIO_USER_HEADER_SIZE;
   for (const part of parts) size += part.byteLength;
   // Buffers of 128 bytes or more are off-heap and stay put, so the socket layer can send
-  // from them in place (kernel/socket.ts).
+  // from them in place (native/socket.ts).
   const out = new Uint8Array(new ArrayBuffer(Math.max(size, 128)), 0, size);
   vfioUserHeaderLayout.encode({ msgId: header.msgId, command: header.command, msgSize: size, flags: header.flags, error: header.error ?? 0 }, out);
   let at = VFIO_USER_HEADER_SIZE;

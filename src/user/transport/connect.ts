@@ -4,7 +4,7 @@
 import { connect as netConnect } from "node:net";
 import { constants } from "node:os";
 import { VfioSystemError, errnoValue } from "../../api/errors.js";
-import { loadSocketLibc } from "../../kernel/socket.js";
+import { loadSocketLibc } from "../../native/socket.js";
 import { ScmTransport } from "./scm-transport.js";
 import { StreamTransport } from "./stream-transport.js";
 import type { Transport } from "./transport.js";

@@ -7,7 +7,7 @@
  */
 import { VfioSystemError, errnoValue } from "../../api/errors.js";
 import { VFIO_USER_MAX_MSG_SIZE } from "../../abi/vfio-user/header.js";
-import { SHUT_RDWR, loadSocketLibc, type SocketLibc, type SocketWatch } from "../../kernel/socket.js";
+import { SHUT_RDWR, loadSocketLibc, type SocketLibc, type SocketWatch } from "../../native/socket.js";
 import { MessageReader } from "../protocol/reader.js";
 import type { Transport, TransportHandlers } from "./transport.js";
 

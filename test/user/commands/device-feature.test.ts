@@ -6,8 +6,8 @@ import {
   VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_FEATURE_SET,
   deviceFeatureLayout, dmaLoggingControlLayout, dmaLoggingReportLayout, dmaMapLayout, regionAccessLayout,
 } from "../../../src/abi/vfio-user/messages.js";
-import { loadLibc } from "../../../src/kernel/libc.js";
-import { allocateMemfd } from "../../../src/kernel/process-memory.js";
+import { loadLibc } from "../../../src/native/libc.js";
+import { allocateMemfd } from "../../../src/native/process-memory.js";
 import { EDU_DMA_BUFFER_ADDRESS, EduDevice, EduRegister } from "../../../src/devices/edu.js";
 import { errnoOf, rawPeer } from "../raw-peer.js";
 

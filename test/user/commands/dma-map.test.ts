@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VfioUserCommand } from "../../../src/abi/vfio-user/command.js";
 import { dmaMapLayout, dmaUnmapLayout } from "../../../src/abi/vfio-user/messages.js";
-import { allocateMemfd } from "../../../src/kernel/process-memory.js";
-import { loadLibc, EFD_CLOEXEC } from "../../../src/kernel/libc.js";
+import { allocateMemfd } from "../../../src/native/process-memory.js";
+import { loadLibc, EFD_CLOEXEC } from "../../../src/native/libc.js";
 import { errnoOf, rawPeer } from "../raw-peer.js";
 
 const libc = loadLibc();

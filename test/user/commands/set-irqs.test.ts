@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { VfioUserCommand } from "../../../src/abi/vfio-user/command.js";
 import { irqSetLayout, regionAccessLayout } from "../../../src/abi/vfio-user/messages.js";
-import { KernelEventNotifier } from "../../../src/kernel/event-notifier.js";
-import { loadLibc } from "../../../src/kernel/libc.js";
-import { allocateMemfd } from "../../../src/kernel/process-memory.js";
+import { KernelEventNotifier } from "../../../src/native/event-notifier.js";
+import { loadLibc } from "../../../src/native/libc.js";
+import { allocateMemfd } from "../../../src/native/process-memory.js";
 import { errnoOf, rawPeer } from "../raw-peer.js";
 
 const libc = loadLibc();

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { VfioUserCommand } from "../../../src/abi/vfio-user/command.js";
 import { deviceInfoLayout } from "../../../src/abi/vfio-user/messages.js";
 import { encodeVersion, parseVersion } from "../../../src/user/protocol/version.js";
-import { loadLibc, EFD_CLOEXEC } from "../../../src/kernel/libc.js";
+import { loadLibc, EFD_CLOEXEC } from "../../../src/native/libc.js";
 import { errnoOf, rawPeer } from "../raw-peer.js";
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);

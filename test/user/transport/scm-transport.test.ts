@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readlinkSync } from "node:fs";
-import { loadSocketLibc } from "../../../src/kernel/socket.js";
-import { EFD_CLOEXEC, loadLibc } from "../../../src/kernel/libc.js";
+import { loadSocketLibc } from "../../../src/native/socket.js";
+import { EFD_CLOEXEC, loadLibc } from "../../../src/native/libc.js";
 import { encodeCommand, type Message } from "../../../src/user/protocol/message.js";
 import { ScmTransport } from "../../../src/user/transport/scm-transport.js";
 

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { loadSocketLibc, type Received } from "../../src/kernel/socket.js";
-import { loadLibc, EFD_CLOEXEC } from "../../src/kernel/libc.js";
+import { loadSocketLibc, type Received } from "../../src/native/socket.js";
+import { loadLibc, EFD_CLOEXEC } from "../../src/native/libc.js";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
 const big = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(Math.max(n, 128)), 0, n);

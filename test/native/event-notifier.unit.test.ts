@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { loadLibc } from "../../src/kernel/libc.js";
-import { KernelEventNotifier } from "../../src/kernel/event-notifier.js";
+import { loadLibc } from "../../src/native/libc.js";
+import { KernelEventNotifier } from "../../src/native/event-notifier.js";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
 
@@ -57,8 +57,8 @@ test("a write from another fd holder (as the kernel's eventfd_signal) wakes the 
 
 /** A child process that makes a notifier, uses it as `mode` says, and should then exit by itself. */
 function child(mode: string, timeout: number) {
-  const libcUrl = new URL("../../src/kernel/libc.js", import.meta.url).href;
-  const notifierUrl = new URL("../../src/kernel/event-notifier.js", import.meta.url).href;
+  const libcUrl = new URL("../../src/native/libc.js", import.meta.url).href;
+  const notifierUrl = new URL("../../src/native/event-notifier.js", import.meta.url).href;
   const source = `
     const { loadLibc } = await import(${JSON.stringify(libcUrl)});
     const { KernelEventNotifier } = await import(${JSON.stringify(notifierUrl)});

@@ -9,9 +9,10 @@
  * a msghdr is backed by an off-heap ArrayBuffer (never a small on-heap typed array, which V8
  * may move), and is owned by the caller for as long as the call runs.
  */
-import type * as Koffi from "koffi";
 import { bytes, i32, struct, u16, u32, u64 } from "../abi/struct.js";
 import { koffi, libcLibrary } from "./ffi.js";
+import type { FdEvents, FdWatch } from "./fd-watch.js";
+import { loadLibc } from "./libc.js";
 
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
@@ -48,19 +49,10 @@ export function cmsgSpace(n: number): number {
   return cmsghdrLayout.size + Math.ceil(n / 8) * 8;
 }
 
-/** Events a watch reports. */
-export interface SocketEvents {
-  readonly readable: boolean;
-  readonly writable: boolean;
-}
-
-/** A uv_poll_t on Node's loop (koffi.node.poll), level-triggered. */
-export interface SocketWatch {
-  /** Watches for the given events; replaces the previous interest. */
-  update(events: SocketEvents): void;
-  /** Releases the handle; must happen before the fd is closed. Idempotent. */
-  close(): void;
-}
+/** Events a watch awaits or reports (fd-watch.ts). */
+export type SocketEvents = FdEvents;
+/** A watch on a socket (fd-watch.ts). */
+export type SocketWatch = FdWatch;
 
 /** What recvmsg brought. */
 export interface Received {
@@ -87,13 +79,14 @@ export interface SocketLibc {
   /** One recvmsg into `into`, accepting up to `maxFds` fds (MSG_CMSG_CLOEXEC | MSG_DONTWAIT). */
   recvmsg(fd: number, into: Uint8Array, maxFds: number): Received | number;
   shutdown(fd: number, how: number): number;
+  /** close(2) (libc.ts's). */
   close(fd: number): number;
-  /** write(2), for signalling eventfds. */
+  /** write(2), for signalling eventfds (libc.ts's). */
   write(fd: number, data: Uint8Array): number;
   /** poll(2) with timeout 0: whether a write to `fd` would not block now. */
   writableNow(fd: number): boolean;
-  /** Watches `fd` on the event loop; `callback` runs while an awaited event holds. */
-  watch(fd: number, callback: (events: SocketEvents) => void): SocketWatch;
+  /** Watches `fd` on the event loop; `callback` runs while an awaited event holds (fd-watch.ts). */
+  watch(fd: number, callback: (events: FdEvents) => void): FdWatch;
 }
 
 let loaded: SocketLibc | undefined;
@@ -112,6 +105,8 @@ function stable(size: number): Uint8Array {
 function createSocketLibc(): SocketLibc {
   const k = koffi();
   const lib = libcLibrary();
+  // close, write and the event-loop watch are libc.ts's: declared once, shared.
+  const libc = loadLibc();
   const errno = (): number => k.errno();
   const socket = lib.func("int socket(int domain, int type, int protocol)");
   const socketpair = lib.func("int socketpair(int domain, int type, int protocol, _Out_ int *sv)");
@@ -122,8 +117,6 @@ function createSocketLibc(): SocketLibc {
   const sendmsg = lib.func("intptr_t sendmsg(int fd, const void *msg, int flags)");
   const recvmsg = lib.func("intptr_t recvmsg(int fd, void *msg, int flags)");
   const shutdown = lib.func("int shutdown(int fd, int how)");
-  const close = lib.func("int close(int fd)");
-  const write = lib.func("intptr_t write(int fd, const void *buf, size_t count)");
   const poll = lib.func("int poll(_Inout_ void *fds, unsigned long nfds, int timeout)");
   const pollfd = new Int16Array(new ArrayBuffer(128), 0, 4);
   const ok = (result: number | bigint): number => (Number(result) < 0 ? -errno() : Number(result));
@@ -219,8 +212,8 @@ function createSocketLibc(): SocketLibc {
       return { bytes: n, fds, truncated: (header.msgFlags & MSG_CTRUNC) !== 0 };
     },
     shutdown: (fd, how) => ok(shutdown(fd, how) as number),
-    close: (fd) => ok(close(fd) as number),
-    write: (fd, data) => ok(write(fd, data, data.byteLength) as number),
+    close: (fd) => libc.close(fd),
+    write: (fd, data) => libc.write(fd, data),
     writableNow(fd) {
       // struct pollfd { int fd; short events; short revents; }
       new Int32Array(pollfd.buffer, 0, 1)[0] = fd;
@@ -229,34 +222,6 @@ function createSocketLibc(): SocketLibc {
       const n = poll(pollfd, 1, 0) as number;
       return n === 1 && (pollfd[3]! & POLLOUT) !== 0;
     },
-    watch(fd, callback) {
-      let handle: Koffi.node.PollHandle | undefined;
-      let closed = false;
-      // koffi passes (status, events) to the callback (FFI.md), not the (events) its types say.
-      // A libuv error (status < 0) is reported as both events, so the owner's next call sees the errno.
-      const cb = ((status: number, events: { readable?: boolean; writable?: boolean } | undefined) => {
-        if (closed) return;
-        if (status < 0) callback({ readable: true, writable: true });
-        else callback({ readable: events?.readable ?? false, writable: events?.writable ?? false });
-      }) as unknown as (ev: Koffi.node.PollEvents) => void;
-      return {
-        update(events) {
-          if (closed) return;
-          if (!events.readable && !events.writable) {
-            handle?.stop();
-            return;
-          }
-          const wanted = { readable: events.readable, writable: events.writable };
-          if (handle) handle.start(wanted, cb);
-          else handle = k.node.poll(fd, wanted, cb);
-        },
-        close() {
-          if (closed) return;
-          closed = true;
-          handle?.close();
-          handle = undefined;
-        },
-      };
-    },
+    watch: (fd, callback) => libc.watch(fd, callback),
   };
 }

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/kernel/libc.js";
-import { allocateMemfd } from "../../src/kernel/process-memory.js";
-import { MmapRegionMapping } from "../../src/kernel/region-mapping.js";
+import { loadLibc, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/native/libc.js";
+import { allocateMemfd } from "../../src/native/process-memory.js";
+import { MmapRegionMapping } from "../../src/native/region-mapping.js";
 
 /** A second mapping of a memfd stands in for a BAR: the same mmap path, observable through the first. */
 function mapping(t: { after(fn: () => void): void }, size = 4096) {

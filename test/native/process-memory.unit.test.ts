@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { loadLibc } from "../../src/kernel/libc.js";
-import { allocateMemfd, PAGE_SIZE } from "../../src/kernel/process-memory.js";
+import { loadLibc } from "../../src/native/libc.js";
+import { allocateMemfd, PAGE_SIZE } from "../../src/native/process-memory.js";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
 

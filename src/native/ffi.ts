@@ -1,10 +1,10 @@
 /**
- * The one place that loads native code: koffi and the C library. Everything else in kernel/
- * (and user/'s fd-passing transport) declares its functions on `libcLibrary()`; importing
- * api/, abi/, host/, emu/ or user/'s codecs never reaches this file.
+ * The one place that loads native code: koffi and the C library. native/libc.ts and
+ * native/socket.ts declare their functions on `libcLibrary()` (kernel/ and user/ reach libc only
+ * through them); importing api/, abi/, host/, emu/ or user/'s codecs never reaches this file.
  *
- * koffi is pinned to an exact version in package.json because kernel/ uses `koffi.node.poll`,
- * which its changelog calls subject to change (../shared/FFI.md); kernel tests self-check it.
+ * koffi is pinned to an exact version in package.json because native/ uses `koffi.node.poll`,
+ * which its changelog calls subject to change (FFI.md); test/native/event-notifier and socket tests exercise it.
  */
 import { createRequire } from "node:module";
 import type * as Koffi from "koffi";

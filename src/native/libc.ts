@@ -1,25 +1,17 @@
 /**
- * The system calls the kernel backend makes, behind one interface so that everything above it
- * takes a `Libc` as a parameter and runs in unit tests with a scripted one (rust-vmm's
- * `vfio_syscall` real/fake pair, done by injection).
+ * The system calls vfio-ts makes (kernel/ and user/ alike), behind one interface so that
+ * everything above it takes a `Libc` as a parameter and runs in unit tests with a scripted one
+ * (rust-vmm's `vfio_syscall` real/fake pair, done by injection).
  *
  * Convention, as the raw Linux syscall ABI has it: a call returns its result, or `-errno` on
  * failure (negative number; negative bigint for `mmap`). The real implementation reads
  * `koffi.errno()` immediately after each call, before anything else can overwrite it. Callers
  * turn a negative result into a VfioSystemError that names the operation and its target.
  */
-import type * as Koffi from "koffi";
 import { koffi, libcLibrary } from "./ffi.js";
+import { watchFd, type FdEvents, type FdWatch } from "./fd-watch.js";
 
-/** A watch on a file descriptor's readability on Node's event loop (a libuv `uv_poll_t`). */
-export interface FdWatch {
-  /** Starts (or restarts) watching; `onReadable` runs on the event loop while the fd is readable. */
-  start(): void;
-  /** Stops watching; the fd is not polled and the handle does not keep the loop alive. */
-  stop(): void;
-  /** Releases the handle. Must happen before the fd is closed. */
-  close(): void;
-}
+export type { FdEvents, FdWatch } from "./fd-watch.js";
 
 /** struct rlimit; RLIM_INFINITY is 2^64-1. */
 export interface Rlimit {
@@ -64,11 +56,11 @@ export interface Libc {
   view(address: bigint, length: number): Uint8Array;
   /** The address of a typed array's first byte. */
   address(bytes: Uint8Array): bigint;
-  /** Watches `fd` for readability on the event loop (koffi.node.poll, level-triggered). Not started. */
-  watch(fd: number, onReadable: () => void): FdWatch;
+  /** Watches `fd` on the event loop (koffi.node.poll, level-triggered; fd-watch.ts). Not started. */
+  watch(fd: number, callback: (events: FdEvents) => void): FdWatch;
 }
 
-/** Linux x86-64 values used by the backend (asm-generic and x86 headers). */
+/** Linux x86-64 values used by the backends (asm-generic and x86 headers). */
 export const O_RDWR = 0o2;
 export const O_CLOEXEC = 0o2000000;
 export const PROT_NONE = 0;
@@ -153,24 +145,6 @@ function createLibc(): Libc {
     },
     view: (address, length) => new Uint8Array(k.view(address as unknown as object, length)),
     address: (bytes) => toBig(k.address(bytes)),
-    watch(fd, onReadable) {
-      let handle: Koffi.node.PollHandle | undefined;
-      // koffi's callback receives (status, events), not the (events) its index.d.ts states
-      // (FFI.md). status < 0 is a libuv error: treat it as readable so the reader sees the errno.
-      const callback = (() => onReadable()) as unknown as (ev: Koffi.node.PollEvents) => void;
-      return {
-        start() {
-          if (handle) handle.start({ readable: true }, callback);
-          else handle = k.node.poll(fd, { readable: true }, callback);
-        },
-        stop() {
-          handle?.stop();
-        },
-        close() {
-          handle?.close();
-          handle = undefined;
-        },
-      };
-    },
+    watch: watchFd,
   };
 }

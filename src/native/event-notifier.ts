@@ -114,10 +114,10 @@ export class KernelEventNotifier implements EventNotifier {
     const wanted = this.#listeners.length > 0 || this.#waiters.length > 0;
     if (wanted) {
       this.#watch ??= this.#libc.watch(this.#fd, () => this.#deliver());
-      this.#watch.start();
+      this.#watch.update({ readable: true, writable: false });
       watched.add(this);
     } else if (this.#watch) {
-      this.#watch.stop();
+      this.#watch.update({ readable: false, writable: false });
       watched.delete(this);
     }
   }
