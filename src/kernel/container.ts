@@ -3,6 +3,7 @@
  * in (Documentation/driver-api/vfio.rst, "VFIO Usage Example"). Type1 only: VFIO_SET_IOMMU,
  * VFIO_IOMMU_GET_INFO with its capability chain, VFIO_IOMMU_MAP_DMA / UNMAP_DMA.
  */
+import { closeChildren } from "./close-children.js";
 import type { Container, DmaMapRequest, DmaUnmapRequest, IommuInfo } from "../api/container.js";
 import { errnoValue } from "../api/errors.js";
 import { callWithArgsz } from "../abi/argsz.js";
@@ -145,16 +146,9 @@ export class KernelContainer implements Container {
   /** Closes every attached group (and so their devices), then the container fd. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const errors: unknown[] = [];
     // Devices and groups first: the kernel keeps the container (and its pinned pages) alive
     // while a group is attached, and a group cannot leave while its devices are open (EBUSY).
-    for (const group of [...this.#groups].reverse()) {
-      try {
-        await group.close();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
+    const errors = await closeChildren(this.#groups);
     this.#ctx.libc.close(this.#fd);
     this.#fd = -1;
     this.#groups.clear();

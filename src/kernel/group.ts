@@ -3,6 +3,7 @@
  * user). VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER / UNSET_CONTAINER,
  * VFIO_GROUP_GET_DEVICE_FD (Documentation/driver-api/vfio.rst, "Groups, Devices, and IOMMUs").
  */
+import { closeChildren } from "./close-children.js";
 import type { Container, Group } from "../api/container.js";
 import type { VfioDevice } from "../api/device.js";
 import { VFIO_GROUP_FLAGS_CONTAINER_SET, VFIO_GROUP_FLAGS_VIABLE } from "../api/constants.js";
@@ -105,14 +106,7 @@ export class KernelGroup implements Group {
   /** Closes the group's devices, then its fd (which detaches it from its container). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const errors: unknown[] = [];
-    for (const device of [...this.#devices].reverse()) {
-      try {
-        await device.close();
-      } catch (error) {
-        errors.push(error);
-      }
-    }
+    const errors = await closeChildren(this.#devices);
     this.#ctx.libc.close(this.#fd);
     this.#fd = -1;
     // Closing the group fd unsets its container (vfio_group_fops_release, Linux 6.1).
