@@ -4,19 +4,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../../src/cli/run.js";
+import { vfio } from "../helpers/run-cli.js";
 import { commands } from "../../src/cli/commands/index.js";
 import { fixturePath, repoPath } from "../helpers/fixtures.js";
-
-function capture() {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} },
-    out: () => out,
-    err: () => err,
-  };
-}
 
 const capture0 = fixturePath("sysfs/guest-q35-e1000-bound");
 const dir = mkdtempSync(join(tmpdir(), "vfio-run-"));
@@ -72,52 +62,52 @@ const cases: readonly (readonly [readonly string[], number])[] = [
 
 test("every command answers bad input with exactly one stderr line, no stack trace, and exit 2 (1 for a failed operation)", async () => {
   for (const [argv, status] of cases) {
-    const c = capture();
     const what = argv.join(" ");
-    assert.equal(await runCli(argv, c.io), status, `${what}\n${c.err()}`);
-    assert.match(c.err(), new RegExp(`^vfio ${argv[0]}: [^\n]+\n$`), what);
-    assert.doesNotMatch(c.err(), /\n\s+at /, what);
+    const c = await vfio(argv);
+    assert.equal(c.status, status, `${what}\n${c.stderr}`);
+    assert.match(c.stderr, new RegExp(`^vfio ${argv[0]}: [^\n]+\n$`), what);
+    assert.doesNotMatch(c.stderr, /\n\s+at /, what);
   }
 });
 
 test("the stale socket message says how to recover", async () => {
-  const c = capture();
-  assert.equal(await runCli(["serve", "edu", "--socket", stale], c.io), 1);
-  assert.match(c.err(), /EADDRINUSE: a stale socket file .*rm /);
+  const c = await vfio(["serve", "edu", "--socket", stale]);
+  assert.equal(c.status, 1);
+  assert.match(c.stderr, /EADDRINUSE: a stale socket file .*rm /);
 });
 
 test("bare vfio prints one usage line on stderr, exit 2; --help the overview on stdout, exit 0", async () => {
-  const bare = capture();
-  assert.equal(await runCli([], bare.io), 2);
-  assert.equal(bare.out(), "");
-  assert.match(bare.err(), /^usage: vfio <command> [^\n]*\n$/);
+  const bare = await vfio([]);
+  assert.equal(bare.status, 2);
+  assert.equal(bare.stdout, "");
+  assert.match(bare.stderr, /^usage: vfio <command> [^\n]*\n$/);
   for (const argv of [["--help"], ["-h"], ["help"]]) {
-    const c = capture();
-    assert.equal(await runCli(argv, c.io), 0);
-    assert.equal(c.err(), "");
-    for (const command of commands) assert.match(c.out(), new RegExp(`^  ${command.name} +${command.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+    const c = await vfio(argv);
+    assert.equal(c.status, 0);
+    assert.equal(c.stderr, "");
+    for (const command of commands) assert.match(c.stdout, new RegExp(`^  ${command.name} +${command.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
   }
 });
 
 test("vfio help <command> prints that command's help; an unknown one is a usage error", async () => {
   for (const command of commands) {
-    const viaHelp = capture();
-    const viaFlag = capture();
-    assert.equal(await runCli(["help", command.name], viaHelp.io), 0);
-    assert.equal(await runCli([command.name, "--help"], viaFlag.io), 0);
-    assert.equal(viaHelp.out(), viaFlag.out());
-    assert.match(viaHelp.out(), new RegExp(`^usage: vfio ${command.name}`));
+    const viaHelp = await vfio(["help", command.name]);
+    const viaFlag = await vfio([command.name, "--help"]);
+    assert.equal(viaHelp.status, 0);
+    assert.equal(viaFlag.status, 0);
+    assert.equal(viaHelp.stdout, viaFlag.stdout);
+    assert.match(viaHelp.stdout, new RegExp(`^usage: vfio ${command.name}`));
   }
   for (const argv of [["help", "nope"], ["nope"]]) {
-    const c = capture();
-    assert.equal(await runCli(argv, c.io), 2);
-    assert.match(c.err(), /^vfio: unknown command 'nope'[^\n]*\n$/);
+    const c = await vfio(argv);
+    assert.equal(c.status, 2);
+    assert.match(c.stderr, /^vfio: unknown command 'nope'[^\n]*\n$/);
   }
 });
 
 test("vfio --version prints package.json's version", async () => {
   const { version } = JSON.parse(readFileSync(repoPath("package.json"), "utf8")) as { version: string };
-  const c = capture();
-  assert.equal(await runCli(["--version"], c.io), 0);
-  assert.equal(c.out(), `vfio-ts ${version}\n`);
+  const c = await vfio(["--version"]);
+  assert.equal(c.status, 0);
+  assert.equal(c.stdout, `vfio-ts ${version}\n`);
 });

@@ -1,21 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runCli } from "../../../src/cli/run.js";
-
-function capture(): { io: Parameters<typeof runCli>[1]; out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  return {
-    io: { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: {} },
-    out: () => out,
-    err: () => err,
-  };
-}
+import { vfio } from "../../helpers/run-cli.js";
 
 test("vfio demo tours the emulated machine: not-viable group, set-up, factorial, DMA, MSI, blocked DMA", async () => {
-  const c = capture();
-  assert.equal(await runCli(["demo"], c.io), 0, c.err());
-  const text = c.out();
+  const c = await vfio(["demo"]);
+  assert.equal(c.status, 0, c.stderr);
+  const text = c.stdout;
   assert.match(text, /group 2 +not viable +0000:00:04\.0 pci-bridge, 0000:01:01\.0 edu, 0000:01:02\.0 e1000 \[e1000\]/);
   assert.match(text, /VFIO_GROUP_SET_CONTAINER\(group 2\) +→ EPERM/);
   assert.match(text, /VFIO_SET_IOMMU\(VFIO_TYPE1v2_IOMMU\) +→ ok/);
@@ -28,7 +18,7 @@ test("vfio demo tours the emulated machine: not-viable group, set-up, factorial,
 });
 
 test("vfio demo takes no arguments: a usage error, exit 2", async () => {
-  const c = capture();
-  assert.equal(await runCli(["demo", "--bogus"], c.io), 2);
-  assert.match(c.err(), /^vfio demo: .*--bogus/);
+  const c = await vfio(["demo", "--bogus"]);
+  assert.equal(c.status, 2);
+  assert.match(c.stderr, /^vfio demo: .*--bogus/);
 });
