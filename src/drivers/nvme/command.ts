@@ -57,6 +57,11 @@ export interface NvmeCommand {
   readonly cdw14?: number;
   readonly cdw15?: number;
   readonly data?: { readonly iova: bigint; readonly length: number };
+  /**
+   * PRP1 and PRP2 exactly as given, instead of building them from `data`: for commands whose
+   * pointers are not a data buffer, and for tests that hand the controller bad pointers.
+   */
+  readonly prps?: { readonly prp1: bigint; readonly prp2: bigint };
 }
 
 /** Size of a Submission Queue Entry (§4.2) and of a Completion Queue Entry (§4.6). */

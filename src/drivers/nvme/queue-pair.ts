@@ -133,7 +133,10 @@ export class QueuePair {
     const cid = this.#free[--this.#freeCount]!;
     let prp1 = 0n;
     let prp2 = 0n;
-    if (command.data) {
+    if (command.prps) {
+      prp1 = command.prps.prp1;
+      prp2 = command.prps.prp2;
+    } else if (command.data) {
       const prps = buildPrps(command.data.iova, command.data.length, this.#pageSize, this.#lists[cid]);
       prp1 = prps.prp1;
       prp2 = prps.prp2;
