@@ -13,3 +13,4 @@ export * from "./nvm-commands.js";
 export * as nvmeAdmin from "./admin-commands.js";
 export * from "./prp.js";
 export type { NvmeCompletion } from "./completion-routing.js";
+export * from "./workload.js";
