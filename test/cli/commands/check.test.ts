@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmod } from "node:fs/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { fixturePath, repoPath } from "../../helpers/fixtures.js";
 import { buildMachineTree, GUEST_LIKE } from "../../helpers/machine-tree.js";
 import { vfio } from "../../helpers/run-cli.js";
@@ -78,12 +79,17 @@ test("vfio check where reading sysfs is denied: one line, exit 2", async (t) => 
   });
   await chmod(tree.root, 0o755); // mkdtemp makes it 0700: let the other user reach the tree
   await chmod(join(tree.root, "sys/devices/pci0000:00/0000:00:03.0"), 0o000);
-  // Root reads anything: run the CLI as nobody then (spawn's uid needs root to set).
+  // Root reads anything: run the CLI as nobody then. The checkout may sit under a directory
+  // only its owner may enter (/root, mktemp -d: 0700), so load the CLI first and drop to
+  // nobody only before it runs (setuid from root also drops every capability).
   const asRoot = process.getuid?.() === 0;
-  const result = spawnSync(process.execPath, [repoPath("dist/src/cli/main.js"), "check", "00:03.0", "--sysfs", tree.root], {
-    encoding: "utf8",
-    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-  });
+  const run = JSON.stringify(pathToFileURL(repoPath("dist/src/cli/run.js")).href);
+  const source = `
+    const { runCli } = await import(${run});
+    if (${asRoot}) { process.setgid(65534); process.setuid(65534); }
+    process.exitCode = await runCli(${JSON.stringify(["check", "00:03.0", "--sysfs", tree.root])}, { stdout: process.stdout, stderr: process.stderr, env: {} });
+  `;
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", source], { encoding: "utf8" });
   assert.equal(result.status, 2, result.stderr);
   assert.match(result.stderr, /^vfio check: permission denied reading .*0000:00:03\.0.*: run as root/);
   assert.equal(result.stderr.split("\n").length, 2);
