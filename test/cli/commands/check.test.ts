@@ -19,10 +19,13 @@ test("vfio check on the bridge group's edu: not ready (exit 1), unbind e1000 or 
   assert.equal(stderr, "");
   assert.match(stdout, /^0000:01:01\.0: not ready for VFIO\n/);
   assert.match(stdout, /group 2 is not viable: 0000:01:02\.0 is bound to e1000, a driver that claims kernel DMA/);
-  assert.ok(stdout.includes("unbind e1000 from 0000:01:02.0:\n      echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind"));
+  // Every command names the machine inspected (--sysfs): copied, it acts on that tree, not on /sys.
+  const sys = join(tree.root, "sys");
+  assert.ok(stdout.includes(`unbind e1000 from 0000:01:02.0:\n      echo 0000:01:02.0 > ${sys}/bus/pci/devices/0000:01:02.0/driver/unbind`), stdout);
   // 'vfio bind' first, the raw sysfs writes as the alternative (review P1.6: check used to offer only the echoes).
-  assert.ok(stdout.includes("bind 0000:01:02.0 to vfio-pci (instead of e1000):\n      vfio bind 0000:01:02.0\n      or by hand"), stdout);
-  assert.ok(stdout.includes("\n        echo vfio-pci > /sys/bus/pci/devices/0000:01:02.0/driver_override"), stdout);
+  assert.ok(stdout.includes(`bind 0000:01:02.0 to vfio-pci (instead of e1000):\n      vfio bind --sysfs ${tree.root} 0000:01:02.0\n      or by hand`), stdout);
+  assert.ok(stdout.includes(`\n        echo vfio-pci > ${sys}/bus/pci/devices/0000:01:02.0/driver_override`), stdout);
+  assert.ok(!stdout.includes(" /sys/"), "no command points at the live /sys");
   assert.match(stdout, /> +0000:01:01\.0/);
 });
 
@@ -99,7 +102,8 @@ test("vfio check 01:01.0 on the Linux 6.1 guest capture: not viable, unbind e100
   const { status, stdout } = await vfio(["check", "01:01.0", "--sysfs", fixturePath("sysfs/guest-q35-e1000-bound"), ...ids]);
   assert.equal(status, 1);
   assert.match(stdout, /error: group 2 is not viable: 0000:01:02\.0 is bound to e1000/);
-  assert.ok(stdout.includes("    unbind e1000 from 0000:01:02.0:\n      echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind\n   or:\n    bind 0000:01:02.0 to vfio-pci (instead of e1000):\n"));
+  const fixture = fixturePath("sysfs/guest-q35-e1000-bound");
+  assert.ok(stdout.includes(`    unbind e1000 from 0000:01:02.0:\n      echo 0000:01:02.0 > ${fixture}/sys/bus/pci/devices/0000:01:02.0/driver/unbind\n   or:\n    bind 0000:01:02.0 to vfio-pci (instead of e1000):\n      vfio bind --sysfs ${fixture} 0000:01:02.0\n`), stdout);
   assert.equal((stdout.match(/^error:/gm) ?? []).length, 1, "the only problem is the group");
 });
 
