@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkDevices, checkGroupsClosed } from "../../src/host/safety-checks.js";
-import { idleHostProbe, type HostProbe } from "../../src/host/host-probe.js";
+import { capturedHostProbe, idleHostProbe, type HostProbe } from "../../src/host/host-probe.js";
+import { nodeSysfs } from "../../src/host/node-sysfs.js";
+import { fixturePath } from "../helpers/fixtures.js";
 import { FakeKernelSysfs } from "./fake-kernel-sysfs.js";
 
 function host(): FakeKernelSysfs {
@@ -110,4 +112,18 @@ test("checkGroupsClosed() names the process holding /dev/vfio/N", async () => {
   assert.deepEqual(await checkGroupsClosed(busyProbe, [3, 4]), [
     { code: "group-open", group: 4, openers: ["4242 (qemu-system-x86)"], message: "IOMMU group 4 is open by 4242 (qemu-system-x86)" },
   ]);
+});
+
+test("on this machine's capture (a VM): its own virtio NIC and its root disk are found, through their virtio devices", async () => {
+  const root = fixturePath("sysfs/host-no-iommu");
+  const sysfs = nodeSysfs({ root: `${root}/sys` });
+  const probe = capturedHostProbe(`${root}/proc`);
+  // 00:03.0 is virtio-net: eth0 is at 0000:00:03.0/virtio2/net/eth0, up, with IPv6 addresses and routes.
+  const nic = await checkDevices(sysfs, probe, ["0000:00:03.0"]);
+  assert.deepEqual(nic.map((f) => [f.code, "iface" in f ? f.iface : ""]), [["net-up", "eth0"], ["net-addresses", "eth0"], ["net-routes", "eth0"]]);
+  // 00:02.0 is virtio-blk: vda (254:0) holds /.
+  const disk = await checkDevices(sysfs, probe, ["0000:00:02.0"]);
+  assert.deepEqual(disk.map((f) => [f.code, "block" in f ? f.block : "", "mountPoint" in f ? f.mountPoint : ""]), [["block-mounted", "vda", "/"]]);
+  // The balloon and the RNG carry nothing.
+  assert.deepEqual(await checkDevices(sysfs, probe, ["0000:00:01.0", "0000:00:05.0"]), []);
 });
