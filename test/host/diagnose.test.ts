@@ -158,3 +158,19 @@ test("diagnose() on the guest capture reports its Linux 6.1 release and no kerne
   assert.match(report.kernelRelease ?? "", /^6\.1\./);
   assert.ok(!codes(report.findings).includes("kernel-before-dma-ownership"));
 });
+
+test("diagnose() is not ready while a process holds /dev/vfio/<group> open, and names it", async (t) => {
+  const tree = await buildMachineTree(GUEST_LIKE);
+  t.after(tree.cleanup);
+  const asked: string[] = [];
+  const openers = async (path: string) => {
+    asked.push(path);
+    return path === "/dev/vfio/1" ? ["4242 (qemu-system-x86)"] : [];
+  };
+  const held = await diagnose(nodeHostEnvironment({ root: tree.root }), parseCheckTarget("00:03.0"), { openers });
+  assert.equal(held.ready, false);
+  assert.deepEqual(held.findings.filter((f) => f.code === "group-open").map((f) => f.code === "group-open" && f.openers), [["4242 (qemu-system-x86)"]]);
+  assert.deepEqual(asked, ["/dev/vfio/1"]);
+  const free = await diagnose(nodeHostEnvironment({ root: tree.root }), parseCheckTarget("01:01.0"), { openers });
+  assert.equal(free.findings.some((f) => f.code === "group-open"), false);
+});

@@ -137,7 +137,9 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
           onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
         });
         const restore = vfioCommand(target.fix, "restore", ...(values.journal === undefined ? [] : ["--journal", values.journal]));
-        io.stdout.write(`Bound ${moving.join(", ")} to vfio-pci; '${restore}' puts them back (journal: ${journal.description}).\n`);
+        io.stdout.write(values.emulated && values.journal === undefined
+          ? `Bound ${moving.join(", ")} to vfio-pci on the emulated machine, which ends with this command: give --journal FILE to bind and restore to carry its bindings over.\n`
+          : `Bound ${moving.join(", ")} to vfio-pci; '${restore}' puts them back (journal: ${journal.description}).\n`);
       }
       if (persistPlan) {
         try {
