@@ -2,22 +2,26 @@
  * `vfio ls`: IOMMU groups and their devices (address, name, class, driver, viable or not).
  * Without an active IOMMU it says so in one line and still lists the PCI devices.
  */
+import { noIommuText } from "../../api/no-iommu.js";
 import type { IommuStatus } from "../../host/iommu-status.js";
 import { readInventory, type Inventory } from "../../host/inventory.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
-import { formatTable, styleFor, type Style } from "../style.js";
+import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
+
+/** "No IOMMU…": a sentence of its own. */
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 function iommuLine(iommu: IommuStatus, style: Style): string {
-  if (!iommu.active) return style.yellow(`No IOMMU is active: ${iommu.inactiveReason}.`);
+  if (!iommu.active) return style.yellow(`${capitalized(noIommuText(iommu.inactiveReason))}.`);
   const units = iommu.units.length > 0 ? ` (${iommu.units.map((u) => u.name).join(", ")})` : "";
   const ir = iommu.interruptRemapping === "enabled" ? "interrupt remapping on" : iommu.interruptRemapping === "disabled" ? style.red("interrupt remapping off") : "interrupt remapping unknown";
   return `IOMMU active${units}: ${iommu.groupCount} group${iommu.groupCount === 1 ? "" : "s"}, ${ir}.`;
 }
 
-function render(inventory: Inventory, ids: PciIds, style: Style): string {
+function render(inventory: Inventory, ids: PciIds, style: Style, width: number | undefined): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -52,7 +56,9 @@ function render(inventory: Inventory, ids: PciIds, style: Style): string {
       rows.push(withGroups ? ["-", "-", ...row] : row);
     }
   }
-  lines.push(rows.length > 0 ? formatTable(rows) : "No PCI devices.");
+  // NAME, then CLASS, give way: the ids beside them name the device too.
+  const names = inventory.groups.length > 0 ? [5, 4] : [3, 2];
+  lines.push(rows.length > 0 ? formatTable(rows, width, names) : "No PCI devices.");
   const blocked = inventory.groups.filter((g) => !g.viability.viable);
   if (blocked.length > 0) {
     lines.push("");
@@ -85,7 +91,7 @@ export const lsCommand: Command = {
   name: "ls",
   summary: "list IOMMU groups and their devices, viable or not",
   usage: [
-    "usage: vfio ls [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "usage: vfio ls [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
     "",
     "Lists IOMMU groups and their PCI devices: address, ids, class, name, driver, and whether",
     "each group is viable for VFIO (no member bound to a driver that claims kernel DMA, as",
@@ -97,7 +103,7 @@ export const lsCommand: Command = {
   async run(args, io) {
     const options = await parseHostOptions("ls", args, { min: 0, max: 0, name: "argument" });
     const inventory = await readInventory(options.env);
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds)) : render(inventory, options.pciIds, styleFor(io)));
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds)) : render(inventory, options.pciIds, styleFor(io), terminalWidth(io)));
     return 0;
   },
 };

@@ -6,9 +6,10 @@ import { libvirtHostdevXml, planPassthrough, qemuArguments } from "../../host/pa
 import { checkGroupsClosed } from "../../host/safety-checks.js";
 import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
 import type { Command } from "../command.js";
+import { toJson } from "../describe-device.js";
 import { parseCommandArgs, usageError } from "../parse-args.js";
 
-const usage = `usage: vfio passthrough <device>... (--qemu | --libvirt) [--force] [--sysfs <dir>]
+const usage = `usage: vfio passthrough <device>... (--qemu | --libvirt | --json) [--force] [--sysfs <dir>]
 
 Prints what to give QEMU (-device vfio-pci,host=...) or libvirt (<hostdev> elements, managed='no')
 to pass the devices to a VM. Checks first that each device is on vfio-pci ('vfio bind'), that
@@ -17,6 +18,7 @@ last). Other endpoints of the same groups are named on stderr: no other VM can h
 
   --qemu           print QEMU -device options
   --libvirt        print libvirt <hostdev> XML
+  --json           print both, with the groups and their other members, as JSON
   --force          go on although a VFIO user has a group open
   --sysfs <dir>    read this sysfs tree instead of /sys (or a capture holding sys/)`;
 
@@ -34,11 +36,21 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
     async run(args, io) {
       const { values, positionals } = parseCommandArgs("passthrough", args, {
         qemu: { type: "boolean" }, libvirt: { type: "boolean" }, force: { type: "boolean" }, sysfs: { type: "string" },
+        json: { type: "boolean" },
       }, { min: 1, max: Infinity, name: "device" });
-      if (values.qemu === values.libvirt) throw usageError("passthrough", "choose one of --qemu and --libvirt");
+      const json = values.json === true;
+      if ([values.qemu, values.libvirt, json].filter(Boolean).length !== 1) throw usageError("passthrough", "choose one of --qemu, --libvirt and --json");
       const sysfs = await deps.openSysfs(values.sysfs);
       const plan = await planPassthrough(sysfs, positionals);
       const open = await checkGroupsClosed(deps.probe, plan.groups, deps.devRoot);
+      if (json) {
+        const refused = open.length > 0 && !values.force;
+        io.stdout.write(toJson({
+          devices: plan.devices, groups: plan.groups, companions: plan.companions, findings: open, refused,
+          ...(refused ? {} : { qemu: qemuArguments(plan), libvirt: libvirtHostdevXml(plan) }),
+        }));
+        return refused ? 1 : 0;
+      }
       for (const finding of open) io.stderr.write(`${values.force ? "warning" : "refused"}: ${finding.message}\n`);
       if (open.length > 0 && !values.force) return 1;
       if (plan.companions.length > 0) {
