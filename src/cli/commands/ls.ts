@@ -2,6 +2,7 @@
  * `vfio ls`: IOMMU groups and their devices (address, name, class, driver, viable or not).
  * Without an active IOMMU it says so in one line and still lists the PCI devices.
  */
+import { noIommuText } from "../../api/no-iommu.js";
 import { vfioCommand, type FixContext } from "../../host/fix-action.js";
 import type { IommuStatus } from "../../host/iommu-status.js";
 import { readInventory, type Inventory } from "../../host/inventory.js";
@@ -9,10 +10,13 @@ import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
-import { formatTable, styleFor, type Style } from "../style.js";
+import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
+
+/** "No IOMMU…": a sentence of its own. */
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 function iommuLine(iommu: IommuStatus, style: Style): string {
-  if (!iommu.active) return style.yellow(`No IOMMU is active: ${iommu.inactiveReason}.`);
+  if (!iommu.active) return style.yellow(`${capitalized(noIommuText(iommu.inactiveReason))}.`);
   const units = iommu.units.length > 0 ? ` (${iommu.units.map((u) => u.name).join(", ")})` : "";
   const ir = iommu.interruptRemapping === "enabled" ? "interrupt remapping on" : iommu.interruptRemapping === "disabled" ? style.red("interrupt remapping off") : "interrupt remapping unknown";
   return `IOMMU active${units}: ${iommu.groupCount} group${iommu.groupCount === 1 ? "" : "s"}, ${ir}.`;
@@ -21,7 +25,7 @@ function iommuLine(iommu: IommuStatus, style: Style): string {
 /** Per group, the processes holding /dev/vfio/<group> open (a VM, a driver). */
 type Openers = ReadonlyMap<number, readonly string[]>;
 
-function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext): string {
+function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -56,7 +60,9 @@ function render(inventory: Inventory, ids: PciIds, style: Style, openers: Opener
       rows.push(withGroups ? ["-", "-", ...row] : row);
     }
   }
-  lines.push(rows.length > 0 ? formatTable(rows) : "No PCI devices.");
+  // NAME, then CLASS, give way: the ids beside them name the device too.
+  const names = inventory.groups.length > 0 ? [5, 4] : [3, 2];
+  lines.push(rows.length > 0 ? formatTable(rows, width, names) : "No PCI devices.");
   const blocked = inventory.groups.filter((g) => !g.viability.viable);
   if (blocked.length > 0) {
     lines.push("");
@@ -92,7 +98,7 @@ export const lsCommand: Command = {
   name: "ls",
   summary: "list IOMMU groups and their devices, viable or not",
   usage: [
-    "usage: vfio ls [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "usage: vfio ls [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
     "",
     "Lists IOMMU groups and their PCI devices: address, ids, class, name, driver, and whether",
     "each group is viable for VFIO (no member bound to a driver that claims kernel DMA, as",
@@ -113,7 +119,7 @@ export const lsCommand: Command = {
       const who = await options.target.probe.openers(`/dev/vfio/${group.id}`);
       if (who.length > 0) openers.set(group.id, who);
     }
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix));
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io)));
     return 0;
   },
 };
