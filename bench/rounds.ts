@@ -3,6 +3,7 @@
  * so that both see the same share of a shared machine, and a figure is the median of the
  * per-round ratios with their spread. One noisy round then moves the spread, not the figure.
  */
+import { threadCpuSeconds } from "./cpu-time.js";
 
 /** One figure of a bench: the TS side and its baseline, one pair of measurements per round. */
 export interface Figure {
@@ -58,23 +59,25 @@ export function roundCount(fallback: number): number {
 }
 
 /**
- * Runs `bodies` in turn, `sliceMs` at a time, for `rounds` rounds; returns each body's calls per
- * second in every round (for benches whose baseline is JS in the same process).
+ * Runs `bodies` in turn, `sliceMs` of this thread's CPU time each, for `rounds` rounds; returns
+ * each body's calls per CPU second in every round (for benches whose baseline is JS in the same
+ * process).
  */
 export function slices(rounds: number, sliceMs: number, batch: number, bodies: readonly (() => void)[]): number[][] {
   const perRound: number[][] = [];
+  const slice = sliceMs / 1000;
   for (let r = 0; r < rounds; r++) {
     perRound.push(
       bodies.map((body) => {
-        const start = performance.now();
+        const start = threadCpuSeconds();
         let now = start;
         let calls = 0;
-        while (now - start < sliceMs) {
+        while (now - start < slice) {
           for (let i = 0; i < batch; i++) body();
           calls += batch;
-          now = performance.now();
+          now = threadCpuSeconds();
         }
-        return calls / ((now - start) / 1000);
+        return calls / (now - start);
       }),
     );
   }
