@@ -5,7 +5,7 @@
 import { VfioUsageError } from "../api/errors.js";
 import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import type { Sysfs } from "../api/sysfs.js";
-import { bindVfioPciAction, LIVE_FIX_CONTEXT, loadVfioPciAction, unbindAction, type FixAction, type FixContext } from "./fix-action.js";
+import { bindVfioPciAction, LIVE_FIX_CONTEXT, loadVfioPciAction, unbindAction, vfioCommand, type FixAction, type FixContext } from "./fix-action.js";
 import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
 import { hasDmaOwnership, hasResetMethodAttribute, parseKernelRelease, type KernelVersion } from "./kernel-release.js";
@@ -147,7 +147,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget, option
   if (target.kind === "device") {
     targetDevice = await readPciDevice(sysfs, target.address);
     if (targetDevice === undefined) {
-      throw new VfioUsageError(`no PCI device ${target.address} in ${sysfs.description}: run 'vfio ls' to see the devices`, "ENOENT");
+      throw new VfioUsageError(`no PCI device ${target.address} in ${sysfs.description}: run '${vfioCommand(context, "ls")}' to see the devices`, "ENOENT");
     }
     groupId = targetDevice.iommuGroup;
   } else {
@@ -155,7 +155,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget, option
   }
   const group = groupId === undefined ? undefined : await readIommuGroup(sysfs, groupId);
   if (target.kind === "group" && group === undefined) {
-    const hint = iommu.active ? "run 'vfio ls' to see the groups" : "there are no IOMMU groups because no IOMMU is active";
+    const hint = iommu.active ? `run '${vfioCommand(context, "ls")}' to see the groups` : "there are no IOMMU groups because no IOMMU is active";
     throw new VfioUsageError(`no IOMMU group ${target.id} in ${sysfs.description}: ${hint}`, "ENOENT");
   }
 

@@ -88,7 +88,7 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         io.stderr.write(`vfio passthrough: refused; nothing printed. ${check} says more.\n`);
         return 1;
       }
-      const plan = await planPassthrough(target.sysfs, devices);
+      const plan = await planPassthrough(target.sysfs, devices, target.fix);
       if (plan.companions.length > 0) {
         io.stderr.write(`note: ${plan.companions.join(", ")} share the IOMMU group and go to this VM or to none\n`);
       }
