@@ -67,6 +67,9 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         const report = await diagnose(target.env, { kind: "device", address }, { fix: target.fix, openers: (path) => target.probe.openers(path) });
         const forced = (f: Finding) => f.code === "group-open" && values.force === true;
         for (const f of report.findings) {
+          // libvirt opens /dev/vfio/N as the VM's user after labelling it for that user, and
+          // sets the VM's memlock limit: this user's access and limit do not apply.
+          if (values.libvirt && (f.code === "dev-vfio-denied" || f.code === "memlock-low")) continue;
           if (f.severity === "error" && !forced(f)) refused = true;
           for (const line of findingLines(f, style)) lines.add(forced(f) ? line.replace(/^(\S*)error:/, "$1warning (--force):") : line);
         }
