@@ -12,9 +12,13 @@ import { executePersist, formatPersistAction, planPersist, readPciId, type Persi
 import { defaultBindingDeps, shownPath, type BindingDeps } from "../binding-deps.js";
 import type { Command, CommandIo } from "../command.js";
 import { parseCommandArgs, usageError } from "../parse-args.js";
+import { INTX_MASK_REFUSAL, planUioBind } from "../../host/uio-bind-plan.js";
+import { UIO_PCI_GENERIC } from "../../host/uio-status.js";
+import { BindStepError } from "../../host/bind-executor.js";
+import { UNSAFE_NO_IOMMU_WARNING as UNSAFE_NO_IOMMU_LINE } from "../../uio/opt-in.js";
 
 const usage = `usage: vfio bind <device>... [--dry-run] [--force] [--persist] [--timeout <ms>]
-                 [--sysfs <dir>] [--journal <file>]
+                 [--sysfs <dir>] [--journal <file>] [--driver uio_pci_generic --unsafe-no-iommu]
 
 Binds each device, and every other member of its IOMMU group that would keep the group from
 being viable, to vfio-pci: for each, driver_override, unbind, drivers_probe, and a check of
@@ -33,6 +37,11 @@ LVM/MD/dm; the boot VGA device or a framebuffer; a group that a VFIO user has op
   --sysfs <dir>    act on this sysfs tree instead of /sys: a sysfs tree, or a directory
                    captured by scripts/capture-sysfs.sh (holding sys/)
   --journal <file> the journal (default /run/vfio-ts/journal.json)
+  --driver <name>  vfio-pci (default), or uio_pci_generic: UIO, for hosts without an IOMMU.
+                   Only the named devices move (no group needed); the device can then write
+                   anywhere in memory, so it needs --unsafe-no-iommu. Devices whose INTx
+                   cannot be masked are refused by the driver and rolled back.
+  --unsafe-no-iommu  accept that the device will have no DMA protection
 
 A failure part-way puts every device already touched back on its driver.
 Undo with 'vfio restore'.`;
@@ -98,7 +107,16 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
       const { values, positionals } = parseCommandArgs("bind", args, {
         "dry-run": { type: "boolean" }, force: { type: "boolean" }, persist: { type: "boolean" },
         timeout: { type: "string" }, sysfs: { type: "string" }, journal: { type: "string" },
+        driver: { type: "string" }, "unsafe-no-iommu": { type: "boolean" },
       }, { min: 1, max: Infinity, name: "device" });
+      const driver = values.driver ?? "vfio-pci";
+      if (driver !== "vfio-pci" && driver !== UIO_PCI_GENERIC) throw usageError("bind", `--driver is vfio-pci or ${UIO_PCI_GENERIC}, not '${driver}'`);
+      const uio = driver === UIO_PCI_GENERIC;
+      if (uio && values["unsafe-no-iommu"] !== true) {
+        throw usageError("bind", `${UIO_PCI_GENERIC} leaves the device able to write anywhere in memory: add --unsafe-no-iommu to accept that (or bind to vfio-pci)`);
+      }
+      if (uio && values.persist) throw usageError("bind", `--persist keeps vfio-pci bindings; it does not go with --driver ${UIO_PCI_GENERIC}`);
+      if (uio) io.stderr.write(`${UNSAFE_NO_IOMMU_LINE}\n`);
       const dryRun = values["dry-run"] === true;
       const force = values.force === true;
       const stepTimeoutMs = parseTimeout("bind", values.timeout);
@@ -106,12 +124,12 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
         throw usageError("bind", "--persist changes this host's boot configuration; it does not go with --sysfs");
       }
       const sysfs = await deps.openSysfs(values.sysfs);
-      const plan = await planBind(sysfs, positionals);
+      const plan = uio ? await planUioBind(sysfs, positionals) : await planBind(sysfs, positionals);
       io.stdout.write(formatPlan(plan, sysfs));
       const moving = plan.members.filter((m) => m.action === "bind").map((m) => m.address);
       const findings = [
         ...(await checkDevices(sysfs, deps.probe, moving)),
-        ...(await checkGroupsClosed(deps.probe, plan.groups, deps.devRoot)),
+        ...(await checkGroupsClosed(deps.probe, plan.groups.filter((g) => g >= 0), deps.devRoot)),
       ];
       if (!reportFindings(findings, force, dryRun, io)) {
         io.stderr.write(`vfio bind: refused (${findings.length} finding${findings.length === 1 ? "" : "s"}); nothing was changed. --force overrides.\n`);
@@ -127,11 +145,18 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
       if (dryRun) return 0;
       if (plan.steps.length > 0) {
         io.stdout.write("Running:\n");
-        await executeBind(plan, {
-          sysfs, journal, loadModule: deps.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
-          onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
-        });
-        io.stdout.write(`Bound ${moving.join(", ")} to vfio-pci; 'vfio restore' puts them back (journal: ${journal.description}).\n`);
+        try {
+          await executeBind(plan, {
+            sysfs, journal, loadModule: deps.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+            onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
+          });
+        } catch (error) {
+          const refused = uio && error instanceof BindStepError && error.step.kind === "expect-driver" && error.step.driver === UIO_PCI_GENERIC;
+          if (!refused) throw error;
+          io.stderr.write(`vfio bind: ${error.step.device} refused: ${INTX_MASK_REFUSAL}; rolled back: ${error.rolledBack.join(", ") || "nothing"}\n`);
+          return 1;
+        }
+        io.stdout.write(`Bound ${moving.join(", ")} to ${driver}; 'vfio restore' puts them back (journal: ${journal.description}).\n`);
       }
       if (persistPlan) {
         try {

@@ -10,6 +10,8 @@ import { className, deviceIds, deviceJson, deviceName, toJson } from "../describ
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
 import { formatBytes } from "../format.js";
 import { formatTable, styleFor, type Style } from "../style.js";
+import type { Sysfs } from "../../api/sysfs.js";
+import { describeNoIommuMode, describeUioBinding, readNoIommuMode, uioBindings, type NoIommuMode, type UioBinding } from "../../host/uio-status.js";
 
 function actionText(action: FixAction): string {
   switch (action.kind) {
@@ -78,6 +80,29 @@ function findingLines(f: Finding, style: Style): string[] {
     case "no-reset":
       return [`${label} ${f.device}: ${f.fix}`];
   }
+}
+
+/** What `vfio check` adds about the unsafe ways: UIO-bound devices, and VFIO's no-IOMMU mode where no IOMMU is active. */
+interface UnsafeFacts {
+  readonly uio: readonly UioBinding[];
+  readonly noIommu: NoIommuMode | undefined;
+}
+
+async function unsafeFacts(sysfs: Sysfs, report: CheckReport): Promise<UnsafeFacts> {
+  const devices = report.members.map((m) => ({ address: m.name, driver: m.driver }));
+  const target = report.target;
+  if (target.kind === "device" && !devices.some((d) => d.address === target.address)) {
+    const address: string = target.address;
+    const link = await sysfs.readlink(`bus/pci/devices/${address}/driver`);
+    devices.push({ address, driver: link?.split("/").pop() });
+  }
+  return { uio: await uioBindings(sysfs, devices), noIommu: report.iommu.active ? undefined : await readNoIommuMode(sysfs) };
+}
+
+function unsafeLines(facts: UnsafeFacts, style: Style): string[] {
+  const lines = facts.uio.map((b) => style.yellow(`warning: ${describeUioBinding(b)}`));
+  if (facts.noIommu !== undefined) lines.push(describeNoIommuMode(facts.noIommu));
+  return lines.length > 0 ? [...lines, ""] : [];
 }
 
 function render(report: CheckReport, ids: PciIds, style: Style): string {
@@ -172,7 +197,11 @@ export const checkCommand: Command = {
     const options = await parseHostOptions("check", args, { min: 1, max: 1, name: "device or group" });
     const target = parseCheckTarget(options.positionals[0]!);
     const report = await diagnose(options.env, target);
-    io.stdout.write(options.json ? toJson(json(report, options.pciIds)) : render(report, options.pciIds, styleFor(io)));
+    const facts = await unsafeFacts(options.env.sysfs, report);
+    const style = styleFor(io);
+    io.stdout.write(options.json
+      ? toJson({ ...(json(report, options.pciIds) as object), uio: facts.uio.map((b) => ({ device: b.device, uio: b.uio ?? null })), noIommuMode: facts.noIommu ?? null })
+      : render(report, options.pciIds, style) + unsafeLines(facts, style).map((l) => `${l}\n`).join(""));
     return report.ready ? 0 : 1;
   },
 };

@@ -9,6 +9,7 @@ import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
 import { formatTable, styleFor, type Style } from "../style.js";
+import { describeUioBinding, uioBindings, type UioBinding } from "../../host/uio-status.js";
 
 function iommuLine(iommu: IommuStatus, style: Style): string {
   if (!iommu.active) return style.yellow(`No IOMMU is active: ${iommu.inactiveReason}.`);
@@ -17,7 +18,7 @@ function iommuLine(iommu: IommuStatus, style: Style): string {
   return `IOMMU active${units}: ${iommu.groupCount} group${iommu.groupCount === 1 ? "" : "s"}, ${ir}.`;
 }
 
-function render(inventory: Inventory, ids: PciIds, style: Style): string {
+function render(inventory: Inventory, ids: PciIds, style: Style, uio: readonly UioBinding[] = []): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -61,10 +62,11 @@ function render(inventory: Inventory, ids: PciIds, style: Style): string {
       lines.push(`Group ${g.group.id} is not viable: ${who} claim${g.viability.blockers.length === 1 ? "s" : ""} kernel DMA; 'vfio check ${g.group.id}' says how to fix it.`);
     }
   }
+  if (uio.length > 0) lines.push("", ...uio.map((b) => style.yellow(describeUioBinding(b))));
   return `${lines.join("\n")}\n`;
 }
 
-function json(inventory: Inventory, ids: PciIds): unknown {
+function json(inventory: Inventory, ids: PciIds, uio: readonly UioBinding[] = []): unknown {
   return {
     iommu: inventory.iommu,
     groups: inventory.groups.map(({ group, viability, devices }) => ({
@@ -77,6 +79,7 @@ function json(inventory: Inventory, ids: PciIds): unknown {
       devices: devices.map((d) => deviceJson(d, ids)),
     })),
     devices: inventory.devices.map((d) => deviceJson(d, ids)),
+    uio: uio.map((b) => ({ device: b.device, uio: b.uio ?? null })),
   };
 }
 
@@ -97,7 +100,8 @@ export const lsCommand: Command = {
   async run(args, io) {
     const options = await parseHostOptions("ls", args, { min: 0, max: 0, name: "argument" });
     const inventory = await readInventory(options.env);
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds)) : render(inventory, options.pciIds, styleFor(io)));
+    const uio = await uioBindings(options.env.sysfs, inventory.devices);
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, uio)) : render(inventory, options.pciIds, styleFor(io), uio));
     return 0;
   },
 };
