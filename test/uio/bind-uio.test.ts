@@ -17,6 +17,7 @@ import { memoryJournal, type Journal } from "../../src/host/journal.js";
 import { readDriver } from "../../src/host/binding-state.js";
 import { UioPciGeneric } from "../../src/emu/uio/uio-driver.js";
 import { captureIo } from "../cli/commands/binding-fixture.js";
+import { sysfsOnlyEnvironment } from "../../src/host/sysfs-only-environment.js";
 import { lsCommand } from "../../src/cli/commands/ls.js";
 import { checkCommand } from "../../src/cli/commands/check.js";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
@@ -31,18 +32,20 @@ const EDU_BEHIND_BRIDGE = "0000:01:01.0";
 
 function depsFor(machine: Machine, journal: Journal): BindingDeps {
   return {
-    openSysfs: async () => machine.sysfs(),
-    openJournal: () => journal,
-    probe: idleHostProbe,
-    loadModule: async () => {},
-    devRoot: "/dev",
+    openTarget: async () => {
+      const sysfs = machine.sysfs();
+      return {
+        sysfs, env: sysfsOnlyEnvironment(sysfs), probe: idleHostProbe, journal, fix: { vfioOptions: [], sysfs: sysfs.description, live: true },
+        loadModule: async () => {},
+      };
+    },
     openConfigFs: () => {
       throw new Error("no persist here");
     },
     runCommand: async () => {
       throw new Error("no commands here");
     },
-  } as BindingDeps;
+  };
 }
 
 test("without --unsafe-no-iommu, --driver uio_pci_generic is a usage error and nothing is written", async () => {

@@ -4,12 +4,13 @@
  */
 import { diagnose, parseCheckTarget, type CheckReport, type Finding } from "../../host/diagnose.js";
 import type { FixAction } from "../../host/fix-action.js";
+import { noIommuText } from "../../api/no-iommu.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
 import { formatBytes } from "../format.js";
-import { formatTable, styleFor, type Style } from "../style.js";
+import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
 import type { Sysfs } from "../../api/sysfs.js";
 import { describeNoIommuMode, describeUioBinding, readNoIommuMode, uioBindings, type NoIommuMode, type UioBinding } from "../../host/uio-status.js";
 
@@ -27,6 +28,7 @@ function actionText(action: FixAction): string {
 /** An action with its commands: `vfio bind` first where it applies, the raw sysfs writes as the alternative. */
 function actionLines(action: FixAction, indent: string): string[] {
   if (action.kind === "bind-vfio-pci") {
+    if (action.commands.length === 0) return [`${indent}${actionText(action)}:`, `${indent}  ${action.vfio}`];
     return [
       `${indent}${actionText(action)}:`,
       `${indent}  ${action.vfio}`,
@@ -34,14 +36,16 @@ function actionLines(action: FixAction, indent: string): string[] {
       ...action.commands.map((c) => `${indent}    ${c}`),
     ];
   }
+  if (action.commands.length === 0) return [`${indent}${actionText(action)} (on the machine that was inspected)`];
   return [`${indent}${actionText(action)}:`, ...action.commands.map((c) => `${indent}  ${c}`)];
 }
 
-function findingLines(f: Finding, style: Style): string[] {
+/** The lines of one finding, as `vfio check` prints them (vfio passthrough prints them too). */
+export function findingLines(f: Finding, style: Style): string[] {
   const label = f.severity === "error" ? style.red("error:") : style.yellow("warning:");
   switch (f.code) {
     case "iommu-inactive":
-      return [`${label} no IOMMU is active: ${f.reason}`];
+      return [`${label} ${noIommuText(f.reason)}`];
     case "interrupt-remapping-off":
       return [`${label} interrupt remapping is off: ${f.fix}`];
     case "interrupt-remapping-unknown":
@@ -79,6 +83,8 @@ function findingLines(f: Finding, style: Style): string[] {
       return [`${label} ${f.device}: ${f.fix}`];
     case "no-reset":
       return [`${label} ${f.device}: ${f.fix}`];
+    case "group-open":
+      return [`${label} group ${f.group} is open by ${f.openers.join(", ")}: ${f.fix}`];
   }
 }
 
@@ -99,13 +105,13 @@ async function unsafeFacts(sysfs: Sysfs, report: CheckReport): Promise<UnsafeFac
   return { uio: await uioBindings(sysfs, devices), noIommu: report.iommu.active ? undefined : await readNoIommuMode(sysfs) };
 }
 
-function unsafeLines(facts: UnsafeFacts, style: Style): string[] {
+function unsafeLines(facts: UnsafeFacts, style: Style): string {
   const lines = facts.uio.map((b) => style.yellow(`warning: ${describeUioBinding(b)}`));
   if (facts.noIommu !== undefined) lines.push(describeNoIommuMode(facts.noIommu));
-  return lines.length > 0 ? [...lines, ""] : [];
+  return lines.length > 0 ? `${lines.join("\n")}\n\n` : "";
 }
 
-function render(report: CheckReport, ids: PciIds, style: Style): string {
+function render(report: CheckReport, ids: PciIds, style: Style, width: number | undefined): string {
   const what = report.target.kind === "device" ? report.target.address : `group ${report.target.id}`;
   const out: string[] = [`${style.bold(what)}: ${report.ready ? style.green("ready for VFIO") : style.red("not ready for VFIO")}`, ""];
   const { iommu } = report;
@@ -149,6 +155,8 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
           m.pci ? deviceName(m.pci, ids) : "(not PCI)",
           m.driver === undefined ? "no driver" : m.blocks ? style.red(`${m.driver} (claims kernel DMA)`) : m.driver,
         ]),
+        width,
+        [4, 3],
       ),
       "",
     );
@@ -173,7 +181,8 @@ function json(report: CheckReport, ids: PciIds): unknown {
       pci: m.pci === undefined ? null : deviceJson(m.pci, ids),
     })),
     devVfio: report.devVfio,
-    memlock: report.memlock ?? null,
+    // Unlimited is the kernel's word in /proc/<pid>/limits; undefined would vanish from JSON.
+    memlock: report.memlock === undefined ? null : { soft: report.memlock.soft ?? "unlimited", hard: report.memlock.hard ?? "unlimited" },
     findings: report.findings,
   };
 }
@@ -183,11 +192,12 @@ export const checkCommand: Command = {
   name: "check",
   summary: "is a device or IOMMU group ready for VFIO, and what to do if not",
   usage: [
-    "usage: vfio check <device|group> [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "usage: vfio check <device|group> [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
     "",
     "A readiness report for a PCI device (0000:01:00.0 or 01:00.0) or an IOMMU group number:",
     "IOMMU on, interrupt remapping, every group member with its driver, the verdict, exactly",
-    "which devices to unbind or bind (with the commands), /dev/vfio access, and memlock.",
+    "which devices to unbind or bind (with the commands), /dev/vfio access, memlock, and",
+    "who holds the group open. Printed commands name the machine inspected (--sysfs, --emulated).",
     "Exit status 0 when ready, 1 when not, 2 for a usage error.",
     "",
     "options:",
@@ -196,12 +206,13 @@ export const checkCommand: Command = {
   async run(args, io) {
     const options = await parseHostOptions("check", args, { min: 1, max: 1, name: "device or group" });
     const target = parseCheckTarget(options.positionals[0]!);
-    const report = await diagnose(options.env, target);
+    const { fix, probe } = options.target;
+    const report = await diagnose(options.env, target, { fix, openers: (path) => probe.openers(path) });
     const facts = await unsafeFacts(options.env.sysfs, report);
     const style = styleFor(io);
     io.stdout.write(options.json
       ? toJson({ ...(json(report, options.pciIds) as object), uio: facts.uio.map((b) => ({ device: b.device, uio: b.uio ?? null })), noIommuMode: facts.noIommu ?? null })
-      : render(report, options.pciIds, style) + unsafeLines(facts, style).map((l) => `${l}\n`).join(""));
+      : render(report, options.pciIds, style, terminalWidth(io)) + unsafeLines(facts, style));
     return report.ready ? 0 : 1;
   },
 };
