@@ -116,7 +116,13 @@ export class Machine {
       if (!driver) throw new Error(`machine: unknown host driver '${name}'`);
       return driver;
     });
-    for (const fn of this.functions) fn.model.attach(this.hostFor(fn));
+    for (const fn of this.functions) {
+      fn.model.attach(this.hostFor(fn));
+      // An MSI-X message is a memory write by the function: nothing without Bus Master Enable.
+      fn.config.msix?.connect((vector) => {
+        if (fn.config.busMasterEnabled) this.vfioDevices.get(fn)?.deliverMsix(vector);
+      });
+    }
     // Boot: every device is probed against the loaded drivers (device_initial_probe).
     for (const fn of this.functions) this.attach(fn);
   }
@@ -197,7 +203,7 @@ export class Machine {
     if (name === "vfio-pci") {
       const vdev = this.vfioDevices.get(fn);
       if (vdev && vdev.openCount > 0) {
-        vdev.reqTrigger?.signal();
+        vdev.requestRelease();
         await new Promise<void>((resolve) => {
           const list = this.pendingUnbinds.get(fn) ?? [];
           list.push(resolve);
@@ -346,10 +352,17 @@ export class Machine {
 
   // ---- interrupts ----
 
-  /** The model raised interrupt `vector`: an MSI when the capability is enabled, else INTx. */
+  /**
+   * The model raised interrupt `vector`: an MSI-X message when MSI-X is enabled (sent, or held
+   * pending while masked: devices/pci/msix-capability.ts), else an MSI when MSI is enabled,
+   * else INTx — the order QEMU's devices follow (msix_enabled, msi_enabled, pci_irq_assert).
+   */
   raiseIrq(fn: PciFunction, vector: number): void {
-    const msi = fn.config.msi();
-    if (msi.enabled) {
+    if (fn.config.msix?.enabled) {
+      fn.config.msix.raise(vector);
+      return;
+    }
+    if (fn.config.msiState()?.enabled) {
       // An MSI is a memory write by the function: nothing without Bus Master Enable.
       if (!(fn.config.command & PCI_COMMAND_MASTER)) return;
       this.vfioDevices.get(fn)?.deliverMsi(vector);
