@@ -9,7 +9,7 @@
  *   group 1  00:03.0 edu                                   vfio-pci, no reset method
  *   group 2  00:04.0 PCI-PCI bridge, 01:01.0 edu (vfio-pci), 01:02.0 e1000 (e1000): not viable
  *   group 3  00:05.0 PCIe root port (ACS)                  pcieport
- *   group 4  00:06.0 NVMe                                  vfio-pci
+ *   group 4  00:06.0 NVMe (devices/nvme, 1 MiB in memory)  vfio-pci
  *   group 5  00:07.0 virtio 9p                             virtio-pci
  *   group 6  00:1f.0/.2/.3 ICH9 LPC, AHCI, SMBus (one multi-function slot, no ACS)
  *   group 7  02:00.0 edu behind the root port              vfio-pci, bus reset
