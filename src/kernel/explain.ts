@@ -5,6 +5,7 @@
  * The errno itself is never changed: callers match on it.
  */
 import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "../api/driver-managed-dma.js";
+import { noIommuText } from "../api/no-iommu.js";
 import type { Sysfs } from "../api/sysfs.js";
 
 /**
@@ -61,9 +62,7 @@ export async function iommuPresent(sysfs: Sysfs): Promise<boolean> {
   return groups !== undefined && groups.length > 0;
 }
 
-export const NO_IOMMU_HINT =
-  "no IOMMU is active: enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) " +
-  "or amd_iommu=on; /sys/class/iommu is empty";
+export const NO_IOMMU_HINT = noIommuText();
 
 /** Explains ENOENT on /dev/vfio/vfio. */
 export async function explainNoContainer(sysfs: Sysfs): Promise<string> {
