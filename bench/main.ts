@@ -1,54 +1,73 @@
 /**
- * `npm run bench`: runs every bench/*.bench.js module. Each prints its figures as ratios
- * against a baseline measured in the same run (a C program on the same mapping, a plain memory
- * copy, the reference implementation), because these machines are noisy; absolute numbers are
- * printed only beside their baseline.
+ * `npm run bench [name]`: runs every bench/<name>.bench.js module, or the one named (a name or
+ * a prefix of names: `npm run bench kernel` runs the three kernel benches). An unknown name is
+ * a one-line error listing the benches, exit status 2.
  *
- * A bench module exports `name` and `run(): Promise<BenchResult[]>`; it may return a
- * `skipped` reason when what it measures cannot run here (no /dev/vfio, no compiler).
+ * Every figure is a ratio against a baseline measured in the same run (a C program on the same
+ * mapping or in the same guest, a plain memory copy), because these machines are shared and
+ * noisy. Each bench alternates its TS side and its baseline in several rounds, so both see the
+ * same share of a busy machine; what is printed is the median of the per-round ratios and their
+ * spread (min–max), with the load average at the bench's start. A figure that moves by more than
+ * its spread between two runs is a bug in the bench.
+ *
+ * A bench module exports `name` and `run(): Promise<Figure[]>`; it may return a `skipped` reason
+ * when what it measures cannot run here (no /dev/vfio, no compiler).
  */
-import { readdir } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { summarize, type Figure } from "./rounds.js";
 
-export interface BenchResult {
-  /** What was measured: "32-bit MMIO read via typed array". */
-  readonly label: string;
-  readonly value: number;
-  readonly unit: string;
-  /** The baseline in the same run, same unit. */
-  readonly baseline: { readonly label: string; readonly value: number };
-  /** true when larger is better (throughput), false for latency. */
-  readonly higherIsBetter: boolean;
-}
+export type { Figure } from "./rounds.js";
 
 export interface BenchModule {
   readonly name: string;
-  run(filter: string | undefined): Promise<readonly BenchResult[] | { skipped: string }>;
+  run(): Promise<readonly Figure[] | { skipped: string }>;
 }
 
 function format(value: number): string {
-  return value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(2) : value.toPrecision(3);
+  return value >= 100 ? Math.round(value).toLocaleString("en-US") : value >= 1 ? value.toFixed(2) : value.toPrecision(3);
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+/** One line per figure: the median ratio and its spread first, then the medians behind it. */
+export function describe(figure: Figure): string {
+  const s = summarize(figure);
+  const direction = figure.higherIsBetter ? "higher is better" : "lower is better";
+  return (
+    `  ${figure.label}: ratio ${s.ratio.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)} over ${s.rounds} rounds; ${direction})` +
+    ` — ${format(s.value)} ${figure.unit} vs ${figure.baseline} ${format(s.baselineValue)} ${figure.unit}`
+  );
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const filter = process.argv[2];
-const files = (await readdir(here)).filter((f) => f.endsWith(".bench.js")).sort();
-for (const file of files) {
-  const mod = (await import(path.join(here, file))) as BenchModule;
-  if (filter && !mod.name.includes(filter) && !file.includes(filter)) continue;
-  process.stdout.write(`\n## ${mod.name}\n`);
-  const results = await mod.run(filter);
-  if ("skipped" in results) {
-    process.stdout.write(`  skipped: ${results.skipped}\n`);
-    continue;
+const benches = readdirSync(here).filter((f) => f.endsWith(".bench.js")).map((f) => f.slice(0, -".bench.js".length)).sort();
+
+async function main(): Promise<number> {
+  const wanted = process.argv[2];
+  const chosen = wanted === undefined ? benches : benches.filter((b) => b === wanted || b.startsWith(wanted));
+  if (chosen.length === 0) {
+    process.stderr.write(`bench: no bench named "${wanted}"; the benches are: ${benches.join(", ")}\n`);
+    return 2;
   }
-  for (const r of results) {
-    const ratio = r.value / r.baseline.value;
-    const better = r.higherIsBetter ? ratio : 1 / ratio;
-    process.stdout.write(
-      `  ${r.label}: ${format(r.value)} ${r.unit} vs ${r.baseline.label} ${format(r.baseline.value)} ${r.unit}` +
-        ` → ratio ${ratio.toFixed(2)} (${better >= 1 ? `${better.toFixed(2)}× as good` : `${(1 / better).toFixed(2)}× worse`})\n`,
-    );
+  for (const bench of chosen) {
+    const mod = (await import(path.join(here, `${bench}.bench.js`))) as BenchModule;
+    process.stdout.write(`\n## ${bench}: ${mod.name} (load average ${loadAverage()} at start)\n`);
+    const results = await mod.run();
+    if ("skipped" in results) {
+      process.stdout.write(`  skipped: ${results.skipped}\n`);
+      continue;
+    }
+    for (const figure of results) process.stdout.write(`${describe(figure)}\n`);
   }
+  return 0;
 }
+
+process.exitCode = await main();

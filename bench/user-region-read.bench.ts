@@ -7,7 +7,8 @@
  * reference implementation (VFIO-USER.md: about 33,000 8-byte reads/s one at a time and
  * 100,000–139,000/s with 16 in flight on an idle machine of this kind).
  *
- * BENCH_SECONDS sets the time per run (default 1); each figure is the best of BENCH_RUNS runs (default 3).
+ * BENCH_SECONDS sets the time per measurement (default 0.5); the TS and C sides alternate in
+ * BENCH_ROUNDS rounds (default 5).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -15,21 +16,27 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { VfioUserClient } from "../src/user/client.js";
-import type { BenchModule, BenchResult } from "./main.js";
+import type { BenchModule } from "./main.js";
+import { roundCount, type Figure as BenchFigure } from "./rounds.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
-const seconds = Number(process.env["BENCH_SECONDS"] ?? 1);
-/** Each figure is the best of this many runs: the machines are shared and noisy (BENCH_RUNS). */
-const runs = Number(process.env["BENCH_RUNS"] ?? 3);
+const seconds = Number(process.env["BENCH_SECONDS"] ?? 0.5);
 
-async function best(measure: () => Figure | Promise<Figure>): Promise<Figure> {
-  let out: Figure | undefined;
-  for (let i = 0; i < runs; i++) {
-    const f = await measure();
-    out = out === undefined ? f : { opsPerSecond: Math.max(out.opsPerSecond, f.opsPerSecond), medianUs: Math.min(out.medianUs, f.medianUs) };
+/** `rounds` rounds of the TS side then its baseline, back to back; throughput and median figures. */
+async function alternate(
+  label: string, baseline: string, depth: number,
+  ts: () => Promise<Figure>, base: () => Figure | Promise<Figure>,
+): Promise<BenchFigure[]> {
+  const pairs: { ts: Figure; base: Figure }[] = [];
+  for (let r = 0; r < roundCount(5); r++) pairs.push({ ts: await ts(), base: await base() });
+  const out: BenchFigure[] = [
+    { label, unit: "reads/s", baseline, higherIsBetter: true, rounds: pairs.map((p) => ({ value: p.ts.opsPerSecond, baseline: p.base.opsPerSecond })) },
+  ];
+  if (depth === 1) {
+    out.push({ label: `${label} median`, unit: "µs", baseline, higherIsBetter: false, rounds: pairs.map((p) => ({ value: p.ts.medianUs, baseline: p.base.medianUs })) });
   }
-  return out!;
+  return out;
 }
 
 interface Figure {
@@ -110,19 +117,16 @@ const bench: BenchModule = {
     try {
       const c = buildCClient(dir);
       if (!c) return { skipped: "gcc is needed to build the C client baseline (bench/c/vfio-user-bench.c)" };
-      const results: BenchResult[] = [];
+      const results: BenchFigure[] = [];
       const socket = path.join(dir, "edu.sock");
       const server = await startProcess(process.execPath, [path.join(repo, "dist/src/cli/main.js"), "serve", "edu", "--socket", socket], socket);
       try {
         // A fresh server runs cold (V8 compiles its hot path under the first requests): warm it.
         runC(c, socket, 0, 0x80, 8, 16, 0.5);
         for (const k of cases) {
-          const ts = await best(() => runTs(socket, k.region, BigInt(k.offset), k.count, k.depth));
-          const base = await best(() => runC(c, socket, k.region, k.offset, k.count, k.depth));
-          results.push({ label: `${k.label}, TS client`, value: ts.opsPerSecond, unit: "reads/s", baseline: { label: "C client, same server", value: base.opsPerSecond }, higherIsBetter: true });
-          if (k.depth === 1) {
-            results.push({ label: `${k.label}, TS client median`, value: ts.medianUs, unit: "µs", baseline: { label: "C client, same server", value: base.medianUs }, higherIsBetter: false });
-          }
+          results.push(...(await alternate(`${k.label}, TS client`, "C client, same server", k.depth,
+            () => runTs(socket, k.region, BigInt(k.offset), k.count, k.depth),
+            () => runC(c, socket, k.region, k.offset, k.count, k.depth))));
         }
       } finally {
         await stop(server);
@@ -134,13 +138,8 @@ const bench: BenchModule = {
           const tsSocket = path.join(dir, `edu-${depth}.sock`);
           const ours = await startProcess(process.execPath, [path.join(repo, "dist/src/cli/main.js"), "serve", "edu", "--socket", tsSocket], tsSocket);
           runC(c, tsSocket, 0, 0x80, 8, 16, 0.5);
-          const mine = await best(() => runC(c, tsSocket, 0, 0x80, 8, depth));
-          await stop(ours);
-          const refSocket = path.join(dir, `ref-${depth}.sock`);
-          const ref = await startProcess(path.join(lvu, "samples/server"), [refSocket], refSocket);
-          // The sample server exits when its client leaves: one server per run.
-          await stop(ref);
-          const theirs = await best(async () => {
+          // The sample server exits when its client leaves: one reference server per measurement.
+          const theirs = async (): Promise<Figure> => {
             const sock = path.join(dir, `ref-${depth}-${Math.random().toString(36).slice(2)}.sock`);
             const p = await startProcess(path.join(lvu, "samples/server"), [sock], sock);
             try {
@@ -148,10 +147,13 @@ const bench: BenchModule = {
             } finally {
               await stop(p);
             }
-          });
-          const label = `8-byte REGION_READ, ${depth === 1 ? "one at a time" : "16 in flight"}, C client`;
-          results.push({ label: `${label}, TS server`, value: mine.opsPerSecond, unit: "reads/s", baseline: { label: "libvfio-user sample server", value: theirs.opsPerSecond }, higherIsBetter: true });
-          if (depth === 1) results.push({ label: `${label}, TS server median`, value: mine.medianUs, unit: "µs", baseline: { label: "libvfio-user sample server", value: theirs.medianUs }, higherIsBetter: false });
+          };
+          const label = `8-byte REGION_READ, ${depth === 1 ? "one at a time" : "16 in flight"}, C client, TS server`;
+          try {
+            results.push(...(await alternate(label, "libvfio-user sample server", depth, async () => runC(c, tsSocket, 0, 0x80, 8, depth), theirs)));
+          } finally {
+            await stop(ours);
+          }
         }
       }
       return results;

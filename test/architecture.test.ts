@@ -18,11 +18,12 @@ const allowed: Record<string, readonly string[]> = {
   host: ["api", "abi"],
   native: ["api", "abi"],
   kernel: ["api", "abi", "native"],
+  uio: ["api", "abi", "native"],
   user: ["api", "abi", "devices", "native"],
   emu: ["api", "abi", "devices"],
   devices: ["api", "abi"],
   drivers: ["api"],
-  cli: ["api", "abi", "host", "native", "kernel", "user", "emu", "devices", "drivers"],
+  cli: ["api", "abi", "host", "native", "kernel", "user", "emu", "devices", "drivers", "uio"],
 };
 
 async function sourceFiles(dir: string): Promise<string[]> {

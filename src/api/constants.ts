@@ -95,26 +95,5 @@ export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
 export const VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
 export const VFIO_DMA_UNMAP_FLAG_VADDR = 1 << 2;
 
-/** PCI config space (PCI Local Bus Spec 3.0 §6.1; PCIe Base Spec §7.5.1). */
-export const PCI_VENDOR_ID = 0x00;
-export const PCI_DEVICE_ID = 0x02;
-export const PCI_COMMAND = 0x04;
-/** Command register: I/O space, memory space, bus master (PCIe Base Spec 3.0 §7.5.1.1). */
-export const PCI_COMMAND_IO = 1 << 0;
-export const PCI_COMMAND_MEMORY = 1 << 1;
-export const PCI_COMMAND_MASTER = 1 << 2;
-export const PCI_COMMAND_INTX_DISABLE = 1 << 10;
-export const PCI_STATUS = 0x06;
-export const PCI_STATUS_CAP_LIST = 1 << 4;
-export const PCI_CLASS_REVISION = 0x08;
-export const PCI_HEADER_TYPE = 0x0e;
-export const PCI_BASE_ADDRESS_0 = 0x10;
-export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
-export const PCI_SUBSYSTEM_ID = 0x2e;
-export const PCI_CAPABILITY_LIST = 0x34;
-export const PCI_INTERRUPT_LINE = 0x3c;
-export const PCI_INTERRUPT_PIN = 0x3d;
-export const PCI_CAP_ID_PM = 0x01;
-export const PCI_CAP_ID_MSI = 0x05;
-export const PCI_CAP_ID_EXP = 0x10;
-export const PCI_CAP_ID_MSIX = 0x11;
+/** PCI config space registers: the one table, api/pci-regs.ts (pinned to <linux/pci_regs.h>). */
+export * from "./pci-regs.js";

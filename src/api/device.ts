@@ -36,11 +36,31 @@ export interface VfioDevice extends AsyncDisposable {
 }
 
 /**
- * A mapped part of a region: synchronous register and memory access with no system call.
- * Accesses are little-endian and must be naturally aligned; after `unmap()` every access
- * throws instead of touching unmapped memory.
+ * Synchronous little-endian register access: a plain call that returns the value, with no
+ * promise, no system call and no allocation per access (the 64-bit accessors return a bigint).
+ * A mapped BAR is one; region I/O (`VfioDevice.read`/`write`: pread/pwrite, vfio-user
+ * REGION_READ/WRITE) is the asynchronous path and is not.
  */
-export interface RegionMapping extends Disposable {
+export interface RegisterBlock {
+  /** Bytes the block spans; accesses at [0, size). */
+  readonly size: number;
+  read8(offset: number): number;
+  read16(offset: number): number;
+  /** An unsigned 32-bit value. */
+  read32(offset: number): number;
+  read64(offset: number): bigint;
+  write8(offset: number, value: number): void;
+  write16(offset: number, value: number): void;
+  write32(offset: number, value: number): void;
+  write64(offset: number, value: bigint): void;
+}
+
+/**
+ * A mapped part of a region: a RegisterBlock over the region's bytes or registers. Accesses
+ * must be naturally aligned; after `unmap()` every access throws instead of touching unmapped
+ * memory.
+ */
+export interface RegionMapping extends RegisterBlock, Disposable {
   readonly index: number;
   /** Offset of the mapping within its region. */
   readonly offset: bigint;
@@ -50,14 +70,6 @@ export interface RegionMapping extends Disposable {
    * undefined where each access must reach a device model (emulated MMIO).
    */
   readonly bytes: Uint8Array | undefined;
-  read8(offset: number): number;
-  read16(offset: number): number;
-  read32(offset: number): number;
-  read64(offset: number): bigint;
-  write8(offset: number, value: number): void;
-  write16(offset: number, value: number): void;
-  write32(offset: number, value: number): void;
-  write64(offset: number, value: bigint): void;
   /** Unmaps. Idempotent. */
   unmap(): void;
 }

@@ -2,7 +2,8 @@
  * The hosting interface of device models (devices/). A model is identity + BARs + interrupt
  * lines + a DMA port; a host (the emulated machine behind its IOMMU, the vfio-user server
  * behind a client's DMA mappings) gives it a DeviceHost and routes BAR accesses to it.
- * Config space is built from the model's description by devices/pci/, which both hosts use.
+ * Config space (with the MSI and MSI-X capabilities, the MSI-X table and PBA) is built from
+ * the model's description by devices/pci/, which both hosts use.
  */
 import { VfioError } from "./errors.js";
 
@@ -32,7 +33,11 @@ export interface BarSpec {
 
 export type AccessSize = 1 | 2 | 4 | 8;
 
-/** Where an MSI-X capability puts its vector table and pending-bit array. */
+/**
+ * Where an MSI-X capability puts its vector table and pending-bit array. The host owns both
+ * (devices/pci/msix-capability.ts): it answers every access to them, masks and holds vectors
+ * pending as PCI 3.0 §6.8.2 says, and never passes those accesses to the model's barRead/barWrite.
+ */
 export interface MsixSpec {
   readonly vectors: number;
   /** BAR index (BIR) and offset of the table, then of the PBA. */
@@ -71,7 +76,12 @@ export interface DeviceHost {
   dmaRead(address: bigint, length: number): Promise<Uint8Array>;
   /** Writes device-visible memory at a bus address; rejects with DmaFaultError when blocked. */
   dmaWrite(address: bigint, data: Uint8Array): Promise<void>;
-  /** Raises interrupt `vector`: an MSI message when MSI is enabled, else asserts INTx. */
+  /**
+   * Raises interrupt `vector`, as the function's config decides (QEMU devices' order): an
+   * MSI-X message for table entry `vector` when MSI-X is enabled (held pending in the PBA while
+   * the entry or the function is masked, sent when unmasked), else an MSI when MSI is enabled,
+   * else asserts INTx. Messages need Bus Master Enable. Never blocks, never re-enters the model.
+   */
   raiseIrq(vector: number): void;
   /** Deasserts INTx for `vector` (MSI is edge-triggered: nothing to do). */
   lowerIrq(vector: number): void;

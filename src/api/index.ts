@@ -15,6 +15,7 @@ export type * from "./dma-space.js";
 export type * from "./sysfs.js";
 export type * from "./host-environment.js";
 export type * from "./vfio-system.js";
+export type * from "./uio-system.js";
 export * from "./hosting.js";
 export * from "./iova-allocator.js";
 export * from "./container-dma-space.js";

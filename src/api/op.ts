@@ -51,4 +51,11 @@ export type VfioOp =
   | "exec"
   /** The binding journal file (host/journal.ts). */
   | "journal read"
-  | "journal write";
+  | "journal write"
+  /** UIO and the plain userspace driver (uio/): locking DMA memory, reading its physical addresses, /dev/uioN. */
+  | "mlock"
+  | "pagemap read"
+  | "uio read"
+  /** sysfs config and resourceN files (pread/pwrite). */
+  | "config read"
+  | "config write";

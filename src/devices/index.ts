@@ -3,8 +3,9 @@
  * DeviceHost), and the config space every host builds for them. May import api/ and abi/ only;
  * hosted by emu/ (behind its IOMMU) and user/ (the vfio-user server).
  */
-export * from "./pci/registers.js";
+export * from "./pci/msix-capability.js";
 export * from "./pci/bar.js";
 export * from "./pci/msi-capability.js";
 export * from "./pci/config-space.js";
 export * from "./edu.js";
+export * from "./pci/bar-routing.js";

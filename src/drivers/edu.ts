@@ -21,7 +21,7 @@ import {
 } from "../api/constants.js";
 import { VfioError, VfioUsageError } from "../api/errors.js";
 import { enableMemoryAndBusMaster, readConfig, setBusMaster } from "../api/pci-config.js";
-import { openBar, type BarAccess } from "./bar-access.js";
+import { openBar, thenValue, type BarAccess } from "./bar-access.js";
 
 /** BAR0 registers (edu.rst "MMIO area spec"). */
 const REG = {
@@ -160,7 +160,7 @@ export class EduDriver implements AsyncDisposable {
       undo.push(async () => void (await setBusMaster(device, false)));
       const bar = await openBar(device, 0, options.mmap === undefined ? {} : { mmap: options.mmap });
       undo.push(() => bar.close());
-      const id = await bar.read32(REG.id);
+      const id = bar.mapped ? bar.read32(REG.id) : await bar.read32(REG.id);
       if ((id & 0xffff) !== 0x00ed) throw new VfioError(`${device.name}: identification register reads 0x${id.toString(16)}, not 0xRRrr00ed`, "ENODEV");
       const buffer = await dma.allocate(DMA_BUFFER_SIZE, { limit: EDU_DMA_LIMIT });
       undo.push(() => buffer.free());
@@ -177,7 +177,8 @@ export class EduDriver implements AsyncDisposable {
           undo.push(() => disableIrq(device, index));
           irqIndex = index;
           // Interrupt on every factorial: the driver acknowledges each one.
-          await bar.write32(REG.status, STATUS_IRQ_FACT);
+          if (bar.mapped) bar.write32(REG.status, STATUS_IRQ_FACT);
+          else await bar.write32(REG.status, STATUS_IRQ_FACT);
         }
       }
       return new EduDriver(device, bar, buffer, notifier, irqIndex, { id, major: id >>> 24, minor: (id >>> 16) & 0xff }, options.timeoutMs ?? 5000);
@@ -210,8 +211,15 @@ export class EduDriver implements AsyncDisposable {
   /** Writes `value` to the liveness register and checks it reads back inverted. */
   async checkLiveness(value = 0x12345678): Promise<{ readonly wrote: number; readonly read: number; readonly alive: boolean }> {
     this.ensureOpen();
-    await this.bar.write32(REG.liveness, value);
-    const read = await this.bar.read32(REG.liveness);
+    const bar = this.bar;
+    let read: number;
+    if (bar.mapped) {
+      bar.write32(REG.liveness, value);
+      read = bar.read32(REG.liveness);
+    } else {
+      await bar.write32(REG.liveness, value);
+      read = await bar.read32(REG.liveness);
+    }
     return { wrote: value >>> 0, read, alive: read === (~value >>> 0) };
   }
 
@@ -219,7 +227,12 @@ export class EduDriver implements AsyncDisposable {
   async factorial(n: number): Promise<number> {
     this.ensureOpen();
     if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new VfioUsageError(`factorial input must be a 32-bit unsigned integer, not ${n}`, "ERANGE");
-    await this.run("factorial", IRQ_FACT, () => this.bar.write32(REG.factorial, n), async () => ((await this.bar.read32(REG.status)) & STATUS_COMPUTING) === 0);
+    await this.run(
+      "factorial",
+      IRQ_FACT,
+      () => this.bar.write32(REG.factorial, n),
+      () => thenValue(this.bar.read32(REG.status), (status) => (status & STATUS_COMPUTING) === 0),
+    );
     return this.bar.read32(REG.factorial);
   }
 
@@ -231,9 +244,11 @@ export class EduDriver implements AsyncDisposable {
     this.ensureOpen();
     if (!this.notifier) throw new VfioUsageError("no interrupt routed: open with completion \"msi\" or \"intx\"", "ENOTSUP");
     const seen = this.waitIrq("raised interrupt");
-    await this.bar.write32(REG.irqRaise, bits);
+    const bar = this.bar;
+    if (bar.mapped) bar.write32(REG.irqRaise, bits);
+    else await bar.write32(REG.irqRaise, bits);
     await seen;
-    const status = await this.bar.read32(REG.irqStatus);
+    const status = bar.mapped ? bar.read32(REG.irqStatus) : await bar.read32(REG.irqStatus);
     await this.acknowledge(status);
     return status;
   }
@@ -312,44 +327,58 @@ export class EduDriver implements AsyncDisposable {
   /**
    * Programs one DMA. The address and count registers take 4-byte writes: a 4-byte write sets
    * the whole 64-bit register (edu.c dma_rw), every IOVA here is below 2^28, and Linux 6.1's
-   * vfio-pci splits an 8-byte pwrite into two 4-byte ones anyway.
+   * vfio-pci splits an 8-byte pwrite into two 4-byte ones anyway. On a mapped BAR the four
+   * writes and every poll are plain stores and loads: no promise per register access.
    */
   private async transfer(src: bigint, dst: bigint, count: number, toRam: boolean): Promise<void> {
     const irq = this.notifier ? DMA_IRQ : 0;
     await this.run(
       "DMA",
       IRQ_DMA,
-      async () => {
-        await this.bar.write32(REG.dmaSource, Number(src));
-        await this.bar.write32(REG.dmaDestination, Number(dst));
-        await this.bar.write32(REG.dmaCount, count);
-        await this.bar.write32(REG.dmaCommand, DMA_RUN | (toRam ? DMA_TO_RAM : 0) | irq);
-      },
-      async () => ((await this.bar.read32(REG.dmaCommand)) & DMA_RUN) === 0,
+      () =>
+        this.bar.writeAll([
+          [REG.dmaSource, Number(src)],
+          [REG.dmaDestination, Number(dst)],
+          [REG.dmaCount, count],
+          [REG.dmaCommand, DMA_RUN | (toRam ? DMA_TO_RAM : 0) | irq],
+        ]),
+      () => thenValue(this.bar.read32(REG.dmaCommand), (command) => (command & DMA_RUN) === 0),
     );
   }
 
   /**
    * Starts an operation and waits for it: by interrupt (then acknowledging `irqBit`), or by polling
    * `done`. Either way `done` decides: a stale or shared interrupt only means "look again".
+   * `start` and `done` are synchronous on a mapped BAR (void, boolean) and only awaited when
+   * they return a promise.
    */
-  private async run(what: string, irqBit: number, start: () => Promise<void>, done: () => Promise<boolean>): Promise<void> {
+  private async run(
+    what: string,
+    irqBit: number,
+    start: () => void | Promise<void>,
+    done: () => boolean | Promise<boolean>,
+  ): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
     if (this.notifier) {
       let irq = this.waitIrq(what);
-      await start();
+      const started = start();
+      if (started) await started;
       for (;;) {
         await irq;
-        if (await done()) break;
+        const d = done();
+        if (d === true || (d !== false && (await d))) break;
         irq = this.waitIrq(what, deadline - Date.now());
       }
       await this.acknowledge(irqBit);
       return;
     }
-    await start();
+    const started = start();
+    if (started) await started;
     // Poll: yield to the event loop first (an emulated device completes on its next turn),
     // then back off to a millisecond (QEMU's DMA takes 100 ms of guest time).
-    for (let polls = 0; !(await done()); polls++) {
+    for (let polls = 0; ; polls++) {
+      const d = done();
+      if (d === true || (d !== false && (await d))) break;
       if (Date.now() > deadline) throw timeoutError(what, this.timeoutMs);
       await (polls < 16 ? yieldToLoop() : sleep(1));
     }
@@ -361,7 +390,9 @@ export class EduDriver implements AsyncDisposable {
    * fired (VFIO_IRQ_INFO_AUTOMASKED), and unmasking a line still asserted fires it again.
    */
   private async acknowledge(bits: number): Promise<void> {
-    await this.bar.write32(REG.irqAck, bits);
+    const bar = this.bar;
+    if (bar.mapped) bar.write32(REG.irqAck, bits);
+    else await bar.write32(REG.irqAck, bits);
     if (this.irqIndex === VFIO_PCI_INTX_IRQ_INDEX) {
       await this.device.setIrqs({ flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, index: VFIO_PCI_INTX_IRQ_INDEX, start: 0, count: 1 });
     }

@@ -49,7 +49,7 @@ function guestMachine(): MachineSpec {
     description: "QEMU q35 with intel-iommu (the test guest's topology)",
     kernelRelease: "6.1.0-56-amd64",
     // The guest's PCI drivers (/sys/bus/pci/drivers): built-ins plus the e1000 module.
-    drivers: ["pcieport", "shpchp", "serial", "8250_mid", "8250_pericom", "agpgart-intel", "agpgart-sis", "agpgart-via", "iosf_mbi_pci", "xen-platform-pci", "virtio-pci", "e1000"],
+    drivers: ["pcieport", "shpchp", "serial", "8250_mid", "8250_pericom", "agpgart-intel", "agpgart-sis", "agpgart-via", "iosf_mbi_pci", "xen-platform-pci", "virtio-pci", "e1000", "uio_pci_generic"],
     iommu: {
       // intel-iommu cap 0xd2008c22260206: MGAW 39 bits, SLLPS 2 MiB and 1 GiB; ecap without snoop control.
       addressWidth: 39,

@@ -12,3 +12,4 @@ export type { FunctionKind } from "./pci/function.js";
 export { InertModel } from "./pci/inert-model.js";
 export { InProcessNotifier } from "./notifier.js";
 export { emulatedHostEnvironment } from "./host-environment.js";
+export { EmulatedUioSystem, type EmulatedUioOptions } from "./uio/system.js";

@@ -18,6 +18,8 @@ import { parseBdf, formatBdf } from "../api/pci-address.js";
 import { renderSysfs } from "./sysfs/emulated-sysfs.js";
 import { VfioGroupCore } from "./vfio/group-core.js";
 import { VfioPciDevice } from "./vfio/pci-device.js";
+import { PhysicalMemory } from "./uio/physical-memory.js";
+import { UioPciGeneric } from "./uio/uio-driver.js";
 
 /** The IOMMU hardware, as the VT-d unit presents it to Linux. */
 export interface IommuSpec {
@@ -42,6 +44,12 @@ export interface MachineSpec {
   /** Host drivers loaded, in registration order (vfio-pci is always loaded). */
   readonly drivers: readonly string[];
   readonly iommu: IommuSpec;
+  /**
+   * The default DMA domain of groups whose devices are on host drivers: "DMA-FQ" translates
+   * (only what the kernel's DMA API maps is reachable), "identity" is the kernel booted with
+   * iommu=pt (the IOMMU passes such a device's DMA straight to physical memory). Default "DMA-FQ".
+   */
+  readonly defaultDomain?: "DMA-FQ" | "identity";
 }
 
 /** A DMA the IOMMU blocked, as the DMAR fault log reports it. */
@@ -78,6 +86,12 @@ export class Machine {
   readonly vfioGroups = new Map<number, VfioGroupCore>();
   readonly vfioDevices = new Map<PciFunction, VfioPciDevice>();
   private readonly intxAsserted = new Set<PciFunction>();
+  /** The default domain type of every group (MachineSpec.defaultDomain). */
+  readonly defaultDomain: "DMA-FQ" | "identity";
+  /** uio_pci_generic's registered devices (/dev/uioN). */
+  readonly uio = new UioPciGeneric(() => this.generation++);
+  /** Physical memory, as a device whose DMA is not translated reaches it. */
+  readonly physicalMemory = new PhysicalMemory();
   /** The reset method sysfs shows ("bus", "flr") or "" when Linux found none. */
   resetMethodOf(fn: PciFunction): string {
     if (fn.resetMethod) return fn.resetMethod === "none" ? "" : fn.resetMethod;
@@ -93,6 +107,7 @@ export class Machine {
     this.description = spec.description;
     this.kernelRelease = spec.kernelRelease;
     this.iommu = spec.iommu;
+    this.defaultDomain = spec.defaultDomain ?? "DMA-FQ";
     this.functions = buildTopology(spec.functions);
     this.groups = formIommuGroups(this.functions).map((members, id) => new IommuGroup(id, members));
     const names = ["vfio-pci", ...spec.drivers.filter((d) => d !== "vfio-pci")];
@@ -101,7 +116,13 @@ export class Machine {
       if (!driver) throw new Error(`machine: unknown host driver '${name}'`);
       return driver;
     });
-    for (const fn of this.functions) fn.model.attach(this.hostFor(fn));
+    for (const fn of this.functions) {
+      fn.model.attach(this.hostFor(fn));
+      // An MSI-X message is a memory write by the function: nothing without Bus Master Enable.
+      fn.config.msix?.connect((vector) => {
+        if (fn.config.busMasterEnabled) this.vfioDevices.get(fn)?.deliverMsix(vector);
+      });
+    }
     // Boot: every device is probed against the loaded drivers (device_initial_probe).
     for (const fn of this.functions) this.attach(fn);
   }
@@ -162,6 +183,7 @@ export class Machine {
     fn.driver = driver.name;
     this.generation++;
     if (driver.name === "vfio-pci") this.registerVfioDevice(fn);
+    if (driver.name === "uio_pci_generic") this.uio.register(fn);
     return undefined;
   }
 
@@ -181,7 +203,7 @@ export class Machine {
     if (name === "vfio-pci") {
       const vdev = this.vfioDevices.get(fn);
       if (vdev && vdev.openCount > 0) {
-        vdev.reqTrigger?.signal();
+        vdev.requestRelease();
         await new Promise<void>((resolve) => {
           const list = this.pendingUnbinds.get(fn) ?? [];
           list.push(resolve);
@@ -190,6 +212,7 @@ export class Machine {
       }
       this.unregisterVfioDevice(fn);
     }
+    if (name === "uio_pci_generic") this.uio.unregister(fn);
     fn.driver = undefined;
     this.generation++;
     if (!driver.driverManagedDma) this.groupOf(fn).unuseDefaultDomain();
@@ -281,6 +304,7 @@ export class Machine {
     // Without Bus Master Enable the function cannot issue memory requests at all (PCI 3.0 §6.2.2).
     if (!(fn.config.command & PCI_COMMAND_MASTER)) throw new DmaFaultError(iova, access, "bus-master-disabled");
     const domain = this.domainOf(fn);
+    if (domain === "default" && this.defaultDomain === "identity") return this.untranslated(iova, length, access, move);
     const limit = 1n << BigInt(this.iommu.addressWidth);
     let done = 0;
     while (done < length) {
@@ -295,6 +319,21 @@ export class Machine {
       move(t.page, t.offset, done, n);
       done += n;
     }
+  }
+
+  /** An identity domain (iommu=pt): the bus address is the physical address, nothing checked. */
+  private untranslated(address: bigint, length: number, access: "read" | "write", move: (page: Uint8Array, offset: number, done: number, n: number) => void): void {
+    for (let done = 0; done < length; ) {
+      const { page, offset } = this.physicalMemory.page(address + BigInt(done), access === "write")!;
+      const n = Math.min(length - done, page.length - offset);
+      move(page, offset, done, n);
+      done += n;
+    }
+  }
+
+  /** The function's INTx line is asserted now. */
+  intxLineAsserted(fn: PciFunction): boolean {
+    return this.intxAsserted.has(fn);
   }
 
   private fault(fn: PciFunction, iova: bigint, access: "read" | "write", reason: DmaFaultReason, vtdReason: number): never {
@@ -313,10 +352,17 @@ export class Machine {
 
   // ---- interrupts ----
 
-  /** The model raised interrupt `vector`: an MSI when the capability is enabled, else INTx. */
+  /**
+   * The model raised interrupt `vector`: an MSI-X message when MSI-X is enabled (sent, or held
+   * pending while masked: devices/pci/msix-capability.ts), else an MSI when MSI is enabled,
+   * else INTx — the order QEMU's devices follow (msix_enabled, msi_enabled, pci_irq_assert).
+   */
   raiseIrq(fn: PciFunction, vector: number): void {
-    const msi = fn.config.msi();
-    if (msi.enabled) {
+    if (fn.config.msix?.enabled) {
+      fn.config.msix.raise(vector);
+      return;
+    }
+    if (fn.config.msiState()?.enabled) {
       // An MSI is a memory write by the function: nothing without Bus Master Enable.
       if (!(fn.config.command & PCI_COMMAND_MASTER)) return;
       this.vfioDevices.get(fn)?.deliverMsi(vector);
@@ -324,7 +370,10 @@ export class Machine {
     }
     this.intxAsserted.add(fn);
     fn.config.setInterruptStatus(true);
-    if (!(fn.config.command & PCI_COMMAND_INTX_DISABLE)) this.vfioDevices.get(fn)?.deliverIntx();
+    if (!(fn.config.command & PCI_COMMAND_INTX_DISABLE)) {
+      this.vfioDevices.get(fn)?.deliverIntx();
+      this.uio.interrupt(fn);
+    }
   }
 
   lowerIrq(fn: PciFunction, _vector: number): void {

@@ -59,3 +59,57 @@ export function memlockShortfall(memory: LockedMemory, size: bigint): { limit: b
   const locked = memory.locked();
   return locked + size > limit ? { limit, locked } : undefined;
 }
+
+/**
+ * The memlock check made incremental, for a container that maps per I/O: reading VmLck is a
+ * file read of /proc/self/status and the limit a getrlimit(2), too dear for every MAP_DMA. The
+ * budget reads both once, then adds what this container maps and subtracts what it unmaps; it
+ * reads again only when its estimate says a mapping would not fit, so a stale estimate never
+ * refuses a mapping the kernel would allow. Pages locked elsewhere in the process can make the
+ * estimate low: then the kernel's own ENOMEM is the refusal, and `explain` names the limit.
+ */
+export class MemlockBudget {
+  readonly #memory: LockedMemory;
+  /** VmLck at the last reading plus this container's net mappings since; undefined before any reading. */
+  #locked: bigint | undefined;
+  #limit = 0n;
+  /** CAP_IPC_LOCK, asked once: a process gains no capability by itself. */
+  #exempt: boolean | undefined;
+
+  constructor(memory: LockedMemory) {
+    this.#memory = memory;
+  }
+
+  /** How far over the limit mapping `size` more bytes would go (fresh readings), or undefined when it fits. */
+  shortfall(size: bigint): { limit: bigint; locked: bigint } | undefined {
+    if ((this.#exempt ??= this.#memory.hasIpcLock())) return undefined;
+    if (this.#locked !== undefined && (this.#limit === RLIM_INFINITY || this.#locked + size <= this.#limit)) return undefined;
+    return this.#read(size);
+  }
+
+  /** After a mapping of `bytes` succeeded (negative for an unmap). */
+  account(bytes: bigint): void {
+    if (this.#locked !== undefined) this.#locked += bytes;
+  }
+
+  /** Forgets the estimate (the container's mappings went with its last group): the next check reads afresh. */
+  forget(): void {
+    this.#locked = undefined;
+  }
+
+  /** After the kernel refused a mapping with ENOMEM: the shortfall by fresh readings, if RLIMIT_MEMLOCK explains it. */
+  explain(size: bigint): { limit: bigint; locked: bigint } | undefined {
+    return this.#memory.hasIpcLock() ? undefined : this.#read(size);
+  }
+
+  #read(size: bigint): { limit: bigint; locked: bigint } | undefined {
+    this.#limit = this.#memory.limit();
+    if (this.#limit === RLIM_INFINITY) {
+      this.#locked = 0n;
+      return undefined;
+    }
+    const locked = this.#memory.locked();
+    this.#locked = locked;
+    return locked + size > this.#limit ? { limit: this.#limit, locked } : undefined;
+  }
+}

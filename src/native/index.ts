@@ -11,3 +11,5 @@ export { KernelEventNotifier } from "./event-notifier.js";
 export { MmapRegionMapping } from "./region-mapping.js";
 export { MemfdMemory, allocateMemfd, PAGE_SIZE, HUGE_PAGE_SIZE, type AllocateOptions } from "./process-memory.js";
 export { retireMapping } from "./retire-mapping.js";
+export { directorySysfs } from "./directory-sysfs.js";
+export { loadMemoryLock, type MemoryLock } from "./memory-lock.js";

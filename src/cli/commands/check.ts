@@ -26,6 +26,7 @@ function actionText(action: FixAction): string {
 /** An action with its commands: `vfio bind` first where it applies, the raw sysfs writes as the alternative. */
 function actionLines(action: FixAction, indent: string): string[] {
   if (action.kind === "bind-vfio-pci") {
+    if (action.commands.length === 0) return [`${indent}${actionText(action)}:`, `${indent}  ${action.vfio}`];
     return [
       `${indent}${actionText(action)}:`,
       `${indent}  ${action.vfio}`,
@@ -33,10 +34,12 @@ function actionLines(action: FixAction, indent: string): string[] {
       ...action.commands.map((c) => `${indent}    ${c}`),
     ];
   }
+  if (action.commands.length === 0) return [`${indent}${actionText(action)} (on the machine that was inspected)`];
   return [`${indent}${actionText(action)}:`, ...action.commands.map((c) => `${indent}  ${c}`)];
 }
 
-function findingLines(f: Finding, style: Style): string[] {
+/** The lines of one finding, as `vfio check` prints them (vfio passthrough prints them too). */
+export function findingLines(f: Finding, style: Style): string[] {
   const label = f.severity === "error" ? style.red("error:") : style.yellow("warning:");
   switch (f.code) {
     case "iommu-inactive":
@@ -78,6 +81,8 @@ function findingLines(f: Finding, style: Style): string[] {
       return [`${label} ${f.device}: ${f.fix}`];
     case "no-reset":
       return [`${label} ${f.device}: ${f.fix}`];
+    case "group-open":
+      return [`${label} group ${f.group} is open by ${f.openers.join(", ")}: ${f.fix}`];
   }
 }
 
@@ -166,7 +171,8 @@ export const checkCommand: Command = {
     "",
     "A readiness report for a PCI device (0000:01:00.0 or 01:00.0) or an IOMMU group number:",
     "IOMMU on, interrupt remapping, every group member with its driver, the verdict, exactly",
-    "which devices to unbind or bind (with the commands), /dev/vfio access, and memlock.",
+    "which devices to unbind or bind (with the commands), /dev/vfio access, memlock, and",
+    "who holds the group open. Printed commands name the machine inspected (--sysfs, --emulated).",
     "Exit status 0 when ready, 1 when not, 2 for a usage error.",
     "",
     "options:",
@@ -175,7 +181,8 @@ export const checkCommand: Command = {
   async run(args, io) {
     const options = await parseHostOptions("check", args, { min: 1, max: 1, name: "device or group" });
     const target = parseCheckTarget(options.positionals[0]!);
-    const report = await diagnose(options.env, target);
+    const { fix, probe } = options.target;
+    const report = await diagnose(options.env, target, { fix, openers: (path) => probe.openers(path) });
     io.stdout.write(options.json ? toJson(json(report, options.pciIds)) : render(report, options.pciIds, styleFor(io), terminalWidth(io)));
     return report.ready ? 0 : 1;
   },

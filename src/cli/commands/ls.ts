@@ -8,6 +8,7 @@ import { noIommuText } from "../../api/no-iommu.js";
 import { readPciPlaces } from "../../host/pci-tree.js";
 import { fsErrorCode } from "../../host/read-error.js";
 import { renderTopologyHtml } from "../topology-html.js";
+import { vfioCommand, type FixContext } from "../../host/fix-action.js";
 import type { IommuStatus } from "../../host/iommu-status.js";
 import { readInventory, type Inventory } from "../../host/inventory.js";
 import type { PciIds } from "../../host/pci-ids.js";
@@ -26,7 +27,10 @@ function iommuLine(iommu: IommuStatus, style: Style): string {
   return `IOMMU active${units}: ${iommu.groupCount} group${iommu.groupCount === 1 ? "" : "s"}, ${ir}.`;
 }
 
-function render(inventory: Inventory, ids: PciIds, style: Style, width: number | undefined): string {
+/** Per group, the processes holding /dev/vfio/<group> open (a VM, a driver). */
+type Openers = ReadonlyMap<number, readonly string[]>;
+
+function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -69,13 +73,15 @@ function render(inventory: Inventory, ids: PciIds, style: Style, width: number |
     lines.push("");
     for (const g of blocked) {
       const who = g.viability.blockers.map((b) => `${b.name} (${b.driver})`).join(", ");
-      lines.push(`Group ${g.group.id} is not viable: ${who} claim${g.viability.blockers.length === 1 ? "s" : ""} kernel DMA; 'vfio check ${g.group.id}' says how to fix it.`);
+      lines.push(`Group ${g.group.id} is not viable: ${who} claim${g.viability.blockers.length === 1 ? "s" : ""} kernel DMA; '${vfioCommand(fix, "check", String(g.group.id))}' says how to fix it.`);
     }
   }
+  if (openers.size > 0) lines.push("");
+  for (const [group, who] of openers) lines.push(`Group ${group} is open by ${who.join(", ")}: in use by a VFIO user.`);
   return `${lines.join("\n")}\n`;
 }
 
-function json(inventory: Inventory, ids: PciIds): unknown {
+function json(inventory: Inventory, ids: PciIds, openers: Openers): unknown {
   return {
     iommu: inventory.iommu,
     groups: inventory.groups.map(({ group, viability, devices }) => ({
@@ -85,6 +91,7 @@ function json(inventory: Inventory, ids: PciIds): unknown {
       viable: viability.viable,
       blockers: viability.blockers.map((b) => ({ device: b.name, driver: b.driver })),
       members: group.members.map((m) => ({ name: m.name, driver: m.driver ?? null })),
+      openers: openers.get(group.id) ?? [],
       devices: devices.map((d) => deviceJson(d, ids)),
     })),
     devices: inventory.devices.map((d) => deviceJson(d, ids)),
@@ -100,7 +107,8 @@ export const lsCommand: Command = {
     "",
     "Lists IOMMU groups and their PCI devices: address, ids, class, name, driver, and whether",
     "each group is viable for VFIO (no member bound to a driver that claims kernel DMA, as",
-    "Linux 6.1 decides). Without an active IOMMU, says why and lists the PCI devices.",
+    "Linux 6.1 decides), and which processes hold a group open. Without an active IOMMU,",
+    "says why and lists the PCI devices.",
     "",
     "options:",
     HOST_OPTIONS_USAGE,
@@ -120,7 +128,15 @@ export const lsCommand: Command = {
       io.stdout.write(`Wrote ${options.html}: ${inventory.groups.length} IOMMU groups, ${inventory.devices.length} PCI functions.\n`);
       return 0;
     }
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds)) : render(inventory, options.pciIds, styleFor(io), terminalWidth(io)));
+    const openers = new Map<number, readonly string[]>();
+    // Only a group with a member on vfio-pci has a /dev/vfio/<group> to hold open: ask for those.
+    const nodes = new Set((await options.env.listDevVfio())?.map((n) => n.name));
+    for (const { group } of inventory.groups) {
+      if (!nodes.has(String(group.id))) continue;
+      const who = await options.target.probe.openers(`/dev/vfio/${group.id}`);
+      if (who.length > 0) openers.set(group.id, who);
+    }
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io)));
     return 0;
   },
 };

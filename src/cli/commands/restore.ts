@@ -14,7 +14,7 @@ import { parseCommandArgs } from "../parse-args.js";
 import { formatShownStep, parseTimeout, reportFindings } from "./bind.js";
 
 const usage = `usage: vfio restore [<device>...] [--dry-run] [--force] [--json] [--timeout <ms>]
-                    [--sysfs <dir>] [--journal <file>]
+                    [--sysfs <dir> | --emulated] [--journal <file>]
 
 Puts each device that 'vfio bind' moved (all of them, or those named) back on the driver and
 driver_override it had, as the journal recorded them. Refuses, unless --force, while a VFIO
@@ -26,6 +26,7 @@ user has the device's group open.
                    was restored and what failed
   --timeout <ms>   limit for each write and check (default 10000)
   --sysfs <dir>    act on this sysfs tree instead of /sys (or a capture holding sys/)
+  --emulated       act on the built-in emulated machine, as the journal (--journal) left it
   --journal <file> the journal (default /run/vfio-ts/journal.json)`;
 
 /** `vfio restore` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
@@ -37,14 +38,14 @@ export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command 
     async run(args, io) {
       const { values, positionals } = parseCommandArgs("restore", args, {
         "dry-run": { type: "boolean" }, force: { type: "boolean" }, timeout: { type: "string" },
-        sysfs: { type: "string" }, journal: { type: "string" }, json: { type: "boolean" },
+        sysfs: { type: "string" }, emulated: { type: "boolean" }, journal: { type: "string" }, json: { type: "boolean" },
       });
       const json = values.json === true;
       const out: CommandIo = json ? { ...io, stdout: { write: () => true }, stderr: { write: () => true } } : io;
       const dryRun = values["dry-run"] === true;
       const stepTimeoutMs = parseTimeout("restore", values.timeout);
-      const sysfs = await deps.openSysfs(values.sysfs);
-      const journal = deps.openJournal(values.journal);
+      const target = await deps.openTarget("restore", values);
+      const { sysfs, journal } = target;
       const ours = (await journal.entries()).filter((e) => e.sysfs === sysfs.description);
       const wanted = positionals.map((p) => parsePciAddress(p) as string);
       for (const address of wanted) {
@@ -58,7 +59,7 @@ export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command 
         return 0;
       }
       const groups = [...new Set(entries.map((e) => e.group))];
-      const findings = await checkGroupsClosed(deps.probe, groups, deps.devRoot);
+      const findings = await checkGroupsClosed(target.probe, groups);
       if (!reportFindings(findings, values.force === true, dryRun, out)) {
         if (json) io.stdout.write(toJson({ findings, refused: true }));
         io.stderr.write("vfio restore: refused; nothing was changed. Close the VFIO user first, or --force.\n");

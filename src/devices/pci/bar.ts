@@ -9,7 +9,7 @@ import {
   PCI_BASE_ADDRESS_MEM_PREFETCH,
   PCI_BASE_ADDRESS_MEM_TYPE_64,
   PCI_BASE_ADDRESS_SPACE_IO,
-} from "./registers.js";
+} from "../../api/pci-regs.js";
 
 /** One implemented BAR as it sits in the header. */
 export interface BarSlot {
@@ -67,4 +67,10 @@ export function layoutBars(bars: readonly (BarSpec | undefined)[]): BarSlot[] {
     index++;
   }
   return slots;
+}
+
+/** A BAR's read-only type bits in the low nibble (§6.2.5.1): I/O, 64-bit, prefetchable. */
+export function barTypeBits(spec: BarSpec): number {
+  if (spec.kind === "io") return PCI_BASE_ADDRESS_SPACE_IO;
+  return (spec.kind === "memory64" ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (spec.prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
 }

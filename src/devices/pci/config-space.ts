@@ -1,90 +1,66 @@
 /**
- * A PCI function's configuration space, built from a DeviceModel's description and served the
- * way the function itself serves it: a type 0 header (PCI Local Bus Spec 3.0 §6.1, §6.2), BARs
- * that answer size probing, a capability list with MSI (§6.8.1), and interrupt pin and line.
+ * A PCI function's configuration space, the one implementation both hosts use: the emulated
+ * machine's physical config space (what the host kernel reads, under vfio-pci's
+ * virtualisation) and what the vfio-user server serves. A type 0 header (PCI Local Bus Spec 3.0
+ * §6.1, §6.2) or a type 1 one (PCI Bridge Spec 1.2 §3.2), BARs that answer size probing and
+ * carry the addresses firmware assigned, and a capability list from 0x40 in the order QEMU
+ * adds them: PCI Express (PCIe Base Spec 3.0 §7.8), MSI (§6.8.1), MSI-X (§6.8.2); ACS as an
+ * extended capability (PCIe §7.16) at the offset QEMU's root ports use.
  *
  * Writes follow QEMU's pci_default_write_config byte by byte: each byte keeps its read-only
  * bits, takes the writable bits (wmask) from the value, and clears the write-1-to-clear bits
- * (w1cmask) the value sets. The masks are QEMU's (hw/pci/pci.c pci_init_wmask/w1cmask), so a
- * model here answers config cycles as the same device in QEMU does. This is the device's own
- * view: vfio-pci's virtualisation (the emulated machine's, or the kernel's) sits on top of it.
+ * (w1cmask) the value sets. The masks are QEMU's (header.ts), so a model here answers config
+ * cycles as the same device in QEMU does. This is the device's own view: vfio-pci's
+ * virtualisation (the emulated machine's, or the kernel's) sits on top of it.
  */
-import { struct, u8, u16, u32, bytes } from "../../abi/struct.js";
 import {
-  PCI_CAPABILITY_LIST,
-  PCI_COMMAND,
-  PCI_COMMAND_INTX_DISABLE,
-  PCI_COMMAND_IO,
-  PCI_COMMAND_MASTER,
-  PCI_COMMAND_MEMORY,
-  PCI_INTERRUPT_LINE,
-  PCI_STATUS,
-  PCI_STATUS_CAP_LIST,
-  PCI_BASE_ADDRESS_0,
-} from "../../api/constants.js";
+  PCI_ACS_CAP, PCI_ACS_CR, PCI_ACS_CTRL, PCI_ACS_RR, PCI_ACS_SV, PCI_ACS_UF, PCI_BASE_ADDRESS_0, PCI_CAPABILITY_LIST,
+  PCI_CAP_ID_EXP, PCI_CFG_SPACE_EXP_SIZE, PCI_CFG_SPACE_SIZE, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_EXP_FLAGS, PCI_EXP_FLAGS_SLOT, PCI_EXP_TYPE_ROOT_PORT, PCI_EXT_CAP_ID_ACS,
+  PCI_EXT_CAP_ID_ERR, PCI_HEADER_TYPE, PCI_INTERRUPT_PIN, PCI_MSIX_FLAGS, PCI_STATUS, PCI_STATUS_CAP_LIST,
+  PCI_STATUS_INTERRUPT, PCI_STD_HEADER_SIZEOF,
+} from "../../api/pci-regs.js";
 import type { DeviceModel } from "../../api/hosting.js";
 import { layoutBars, type BarSlot } from "./bar.js";
+import { getLE, installHeader, setLE } from "./header.js";
 import { MsiCapability, type MsiMessage, type MsiState } from "./msi-capability.js";
-import {
-  PCI_CACHE_LINE_SIZE,
-  PCI_COMMAND_SERR,
-  PCI_CONFIG_HEADER_SIZE,
-  PCI_CONFIG_SPACE_SIZE,
-  PCIE_CONFIG_SPACE_SIZE,
-  PCI_STATUS_DETECTED_PARITY,
-  PCI_STATUS_INTERRUPT,
-  PCI_STATUS_PARITY,
-  PCI_STATUS_REC_MASTER_ABORT,
-  PCI_STATUS_REC_TARGET_ABORT,
-  PCI_STATUS_SIG_SYSTEM_ERROR,
-  PCI_STATUS_SIG_TARGET_ABORT,
-} from "./registers.js";
+import { MsixCapability } from "./msix-capability.js";
 
-/** The type 0 configuration header (PCI 3.0 §6.1, Figure 6-1). */
-export const pciType0HeaderLayout = struct(
-  "pci_type0_header",
-  {
-    vendorId: u16, deviceId: u16, command: u16, status: u16,
-    revision: u8, progIf: u8, subClass: u8, baseClass: u8,
-    cacheLineSize: u8, latencyTimer: u8, headerType: u8, bist: u8,
-    bar0: u32, bar1: u32, bar2: u32, bar3: u32, bar4: u32, bar5: u32,
-    cardbusCis: u32, subsystemVendorId: u16, subsystemId: u16, romAddress: u32,
-    capabilitiesPointer: u8, reserved: bytes(7),
-    interruptLine: u8, interruptPin: u8, minGnt: u8, maxLat: u8,
-  },
-  { packed: true },
-);
+export { pciType0HeaderLayout } from "./header.js";
 
 /** What config space is built from: the identity and resources of a DeviceModel. */
-export type PciFunctionDescription = Pick<DeviceModel, "identity" | "bars" | "msiVectors" | "intxPin">;
+export type PciFunctionDescription = Pick<DeviceModel, "identity" | "bars" | "msiVectors" | "intxPin"> & Partial<Pick<DeviceModel, "msix">>;
 
+/** How the function sits in its machine: header type, PCIe role, what firmware assigned. */
 export interface ConfigSpaceOptions {
-  /** 256 bytes (conventional PCI, as QEMU's edu) or 4096 (PCIe extended space). Default 256. */
+  /** 256 (conventional PCI) or 4096 (PCIe extended space). Default 4096 with `pcieType`, else 256. */
   readonly size?: 256 | 4096;
   /** MSI with a 64-bit address (default true, as QEMU edu's msi_init(.., msi64bit=true, ..)). */
   readonly msi64bit?: boolean;
   /** MSI per-vector masking (default false, as QEMU edu). */
   readonly msiPerVectorMask?: boolean;
+  /** A type 1 header (PCI-PCI bridge, PCIe port): BAR0 and BAR1 only. Default false. */
+  readonly bridge?: boolean;
+  /** Header Type bit 7: the slot has other functions. */
+  readonly multifunction?: boolean;
+  /** A bridge's primary, secondary and subordinate bus numbers. */
+  readonly busNumbers?: readonly [number, number, number];
+  /** A PCI Express capability with this Device/Port Type (PCI_EXP_TYPE_*); absent: conventional PCI. */
+  readonly pcieType?: number;
+  /** An ACS extended capability with SV, RR, CR and UF enabled (as Linux's pci_enable_acs leaves a root port). */
+  readonly acs?: boolean;
+  /** Addresses firmware assigned to BAR0..5 (absent or 0n: unassigned). */
+  readonly barAddresses?: readonly bigint[];
+  /** The Interrupt Line firmware wrote (functions with an INTx pin). */
+  readonly interruptLine?: number;
 }
 
-/** Command register bits software may write (QEMU pci_init_wmask: I/O, memory, master, SERR, INTx disable). */
-const COMMAND_WMASK = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE;
-/** Status error bits that software clears by writing 1 (PCI 3.0 §6.2.3; QEMU pci_init_w1cmask). */
-const STATUS_W1CMASK =
-  PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |
-  PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY;
-
-function getLE(b: Uint8Array, offset: number, size: number): number {
-  let value = 0;
-  for (let i = size - 1; i >= 0; i--) value = value * 256 + b[offset + i]!;
-  return value;
-}
-function setLE(b: Uint8Array, offset: number, size: number, value: number): void {
-  for (let i = 0; i < size; i++) {
-    b[offset + i] = value & 0xff;
-    value = Math.floor(value / 256);
-  }
-}
+/** QEMU's PCI Express capability, version 2 (PCI_EXP_VER2_SIZEOF in hw/pci/pcie_regs.h). */
+const PCIE_CAP_SIZE = 0x3c;
+/** Where QEMU's generic root port puts ACS (GEN_PCIE_ROOT_PORT_ACS_OFFSET), after AER at 0x100. */
+const ACS_OFFSET = 0x148;
+/** The flags pci_device_group() requires along the path: REQ_ACS_FLAGS in drivers/iommu/iommu.c. */
+export const REQ_ACS_FLAGS = PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_UF;
 
 /** Called after every config write, with the range written. */
 export type ConfigWriteListener = (offset: number, size: number) => void;
@@ -105,6 +81,11 @@ export class PciConfigSpace {
   readonly bars: readonly BarSlot[];
   /** The MSI capability, where the function has one. */
   readonly msi: MsiCapability | undefined;
+  /** The MSI-X capability with its table and PBA, where the function has one. */
+  readonly msix: MsixCapability | undefined;
+  /** Offsets of the capabilities, 0 where absent. */
+  readonly pcieCap: number;
+  readonly acsCap: number;
   private readonly config: Uint8Array;
   private readonly wmask: Uint8Array;
   private readonly w1cmask: Uint8Array;
@@ -112,60 +93,96 @@ export class PciConfigSpace {
   private readonly listeners = new Set<ConfigWriteListener>();
 
   constructor(description: PciFunctionDescription, options: ConfigSpaceOptions = {}) {
-    const size = options.size ?? PCI_CONFIG_SPACE_SIZE;
-    if (size !== PCI_CONFIG_SPACE_SIZE && size !== PCIE_CONFIG_SPACE_SIZE) throw new RangeError(`config space is 256 or 4096 bytes, not ${String(size)}`);
+    const size = options.size ?? (options.pcieType !== undefined ? PCI_CFG_SPACE_EXP_SIZE : PCI_CFG_SPACE_SIZE);
+    if (size !== PCI_CFG_SPACE_SIZE && size !== PCI_CFG_SPACE_EXP_SIZE) throw new RangeError(`config space is 256 or 4096 bytes, not ${String(size)}`);
     const { identity, intxPin, msiVectors } = description;
     if (!Number.isInteger(intxPin) || intxPin < 0 || intxPin > 4) throw new RangeError(`interrupt pin must be 0..4, not ${intxPin}`);
+    const bridge = options.bridge ?? false;
     this.size = size;
     this.config = new Uint8Array(size);
     this.wmask = new Uint8Array(size);
     this.w1cmask = new Uint8Array(size);
-    this.bars = layoutBars(description.bars);
+    this.bars = layoutBars(bridge ? description.bars.slice(0, 2) : description.bars);
+    installHeader(this.config, this.wmask, this.w1cmask, {
+      identity,
+      intxPin,
+      bridge,
+      multifunction: options.multifunction ?? false,
+      busNumbers: options.busNumbers,
+      bars: this.bars,
+      barAddresses: options.barAddresses ?? [],
+      interruptLine: options.interruptLine ?? 0,
+    });
+    // QEMU makes the device-specific part of an endpoint's conventional config space plain
+    // read-write memory (pci_init_wmask); a capability then takes its bytes back (pci_add_capability).
+    if (!bridge) this.wmask.fill(0xff, PCI_STD_HEADER_SIZEOF, PCI_CFG_SPACE_SIZE);
 
-    const capabilities = msiVectors > 0;
-    pciType0HeaderLayout.encode(
-      {
-        vendorId: identity.vendorId,
-        deviceId: identity.deviceId,
-        status: capabilities ? PCI_STATUS_CAP_LIST : 0,
-        revision: identity.revision,
-        progIf: identity.classCode & 0xff,
-        subClass: (identity.classCode >> 8) & 0xff,
-        baseClass: (identity.classCode >> 16) & 0xff,
-        subsystemVendorId: identity.subsystemVendorId,
-        subsystemId: identity.subsystemId,
-        interruptPin: intxPin,
-      },
-      this.config,
-    );
-    setLE(this.wmask, PCI_COMMAND, 2, COMMAND_WMASK);
-    setLE(this.w1cmask, PCI_STATUS, 2, STATUS_W1CMASK);
-    this.wmask[PCI_CACHE_LINE_SIZE] = 0xff;
-    this.wmask[PCI_INTERRUPT_LINE] = 0xff;
-    for (const bar of this.bars) {
-      const at = PCI_BASE_ADDRESS_0 + 4 * bar.index;
-      setLE(this.config, at, 4, bar.typeBits);
-      setLE(this.wmask, at, 4, bar.lowMask);
-      if (bar.highMask !== undefined) setLE(this.wmask, at + 4, 4, bar.highMask);
+    // Capabilities from 0x40, in the order QEMU's devices add them, each at the next dword.
+    const chain: { offset: number; install: (next: number) => void }[] = [];
+    let next = PCI_STD_HEADER_SIZEOF;
+    this.pcieCap = 0;
+    if (options.pcieType !== undefined) {
+      const at = next;
+      const flags = 0x2 | (options.pcieType << 4) | (options.pcieType === PCI_EXP_TYPE_ROOT_PORT ? PCI_EXP_FLAGS_SLOT : 0);
+      chain.push({ offset: at, install: (n) => {
+        this.config.fill(0, at, at + PCIE_CAP_SIZE);
+        this.wmask.fill(0, at, at + PCIE_CAP_SIZE);
+        this.config[at] = PCI_CAP_ID_EXP;
+        this.config[at + 1] = n;
+        setLE(this.config, at + PCI_EXP_FLAGS, 2, flags);
+      } });
+      this.pcieCap = at;
+      next += PCIE_CAP_SIZE;
     }
-    // QEMU makes the device-specific part of conventional config space plain read-write
-    // memory (pci_init_wmask); a capability then takes its bytes back (pci_add_capability).
-    this.wmask.fill(0xff, PCI_CONFIG_HEADER_SIZE, PCI_CONFIG_SPACE_SIZE);
-    if (capabilities) {
-      // The first capability sits right after the header, as QEMU's pci_find_space places it.
-      this.msi = new MsiCapability(PCI_CONFIG_HEADER_SIZE, {
+    if (msiVectors > 0) {
+      const msi = new MsiCapability(next, {
         vectors: msiVectors,
         address64: options.msi64bit ?? true,
         perVectorMask: options.msiPerVectorMask ?? false,
       });
-      this.msi.install(this.config, this.wmask, 0);
-      this.config[PCI_CAPABILITY_LIST] = this.msi.offset;
+      chain.push({ offset: msi.offset, install: (n) => msi.install(this.config, this.wmask, n) });
+      this.msi = msi;
+      next += (msi.size + 3) & ~3;
     } else {
       this.msi = undefined;
     }
-    // Extended space (0x100..0xfff) of a function with no extended capabilities: a zero header
-    // at 0x100 ends the (empty) list (PCIe Base Spec 3.0 §7.9.1), and nothing is writable.
+    if (description.msix) {
+      const msix = new MsixCapability(next, description.msix, this.config);
+      chain.push({ offset: msix.offset, install: (n) => msix.install(this.wmask, n) });
+      this.msix = msix;
+      next += msix.size;
+    } else {
+      this.msix = undefined;
+    }
+    for (let i = 0; i < chain.length; i++) chain[i]!.install(chain[i + 1]?.offset ?? 0);
+    if (chain.length > 0) {
+      setLE(this.config, PCI_STATUS, 2, getLE(this.config, PCI_STATUS, 2) | PCI_STATUS_CAP_LIST);
+      this.config[PCI_CAPABILITY_LIST] = chain[0]!.offset;
+    }
+    // Extended space (0x100..0xfff): a zero header at 0x100 ends an empty list (PCIe §7.9.1),
+    // and nothing is writable. A root port with ACS has QEMU's list: AER at 0x100, then ACS.
+    this.acsCap = 0;
+    if (options.acs && size > PCI_CFG_SPACE_SIZE) {
+      this.acsCap = ACS_OFFSET;
+      setLE(this.config, ACS_OFFSET, 4, PCI_EXT_CAP_ID_ACS | (1 << 16));
+      setLE(this.config, ACS_OFFSET + PCI_ACS_CAP, 2, REQ_ACS_FLAGS);
+      setLE(this.config, ACS_OFFSET + PCI_ACS_CTRL, 2, REQ_ACS_FLAGS);
+      setLE(this.config, PCI_CFG_SPACE_SIZE, 4, PCI_EXT_CAP_ID_ERR | (2 << 16) | (ACS_OFFSET << 20));
+    }
     this.powerOn = this.config.slice();
+  }
+
+  /** Offset of the MSI capability, 0 where absent. */
+  get msiCap(): number {
+    return this.msi?.offset ?? 0;
+  }
+  /** Offset of the MSI-X capability, 0 where absent. */
+  get msixCap(): number {
+    return this.msix?.offset ?? 0;
+  }
+  /** Header type without the multi-function bit: 0 normal, 1 bridge. */
+  get headerType(): number {
+    return this.config[PCI_HEADER_TYPE]! & 0x7f;
   }
 
   private check(offset: number, size: number): void {
@@ -204,6 +221,8 @@ export class PciConfigSpace {
       this.config[at] = ((this.config[at]! & ~wmask) | (value & wmask)) & ~(value & this.w1cmask[at]!);
     }
     if (this.msi?.touchesControl(offset, data.length)) this.msi.afterWrite(this.config);
+    const msixControl = this.msixCap + PCI_MSIX_FLAGS;
+    if (this.msix && offset < msixControl + 2 && offset + data.length > msixControl) this.msix.controlWritten();
     for (const listener of this.listeners) listener(offset, data.length);
   }
 
@@ -289,5 +308,14 @@ export class PciConfigSpace {
   /** Back to the power-on image (a function-level reset: command 0, BARs and MSI cleared). */
   reset(): void {
     this.config.set(this.powerOn);
+    this.msix?.reset();
+  }
+
+  /**
+   * Sets Status bits the function itself reports (an error it signalled or received: Signaled
+   * Target Abort, Detected Parity Error...), which software then clears by writing 1.
+   */
+  setStatusBits(bits: number): void {
+    setLE(this.config, PCI_STATUS, 2, this.status | (bits & 0xffff));
   }
 }

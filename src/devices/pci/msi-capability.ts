@@ -8,14 +8,14 @@
  * writable, an MME larger than MMC is clamped to MMC, the address is dword aligned.
  */
 import { struct, u8, u16, u32 } from "../../abi/struct.js";
-import { PCI_CAP_ID_MSI } from "../../api/constants.js";
+import { PCI_CAP_ID_MSI } from "../../api/pci-regs.js";
 import {
   PCI_MSI_FLAGS_64BIT,
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_MASKBIT,
   PCI_MSI_FLAGS_QMASK,
   PCI_MSI_FLAGS_QSIZE,
-} from "./registers.js";
+} from "../../api/pci-regs.js";
 
 /** The four layouts of §6.8.1 (32/64-bit address, with or without per-vector masking). */
 export const msiCap32Layout = struct("pci_msi_cap_32", { capId: u8, next: u8, control: u16, addressLo: u32, data: u16 }, { packed: true });

@@ -15,14 +15,13 @@
  * devices is in those tables.
  */
 import {
-  PCI_ACS_CAP, PCI_ACS_CTRL, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_LEG_END, PCI_EXP_TYPE_PCIE_BRIDGE,
-  PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_RC_END, PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM,
-  REQ_ACS_FLAGS,
-} from "../pci/config-space.js";
+  PCI_ACS_CAP, PCI_ACS_CTRL, PCI_ACS_EC, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_LEG_END,
+  PCI_EXP_TYPE_PCIE_BRIDGE, PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_RC_END, PCI_EXP_TYPE_ROOT_PORT,
+  PCI_EXP_TYPE_UPSTREAM,
+} from "../../api/pci-regs.js";
+import { REQ_ACS_FLAGS } from "../../devices/pci/config-space.js";
 import type { PciFunction } from "../pci/function.js";
 
-/** PCI_ACS_EC: egress control, the one capability that is never assumed hard-wired on. */
-const PCI_ACS_EC = 0x20;
 
 /** pci_acs_flags_enabled(): every required flag that the capability can control is enabled. */
 function acsFlagsEnabled(fn: PciFunction, flags: number): boolean {

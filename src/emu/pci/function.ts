@@ -5,7 +5,8 @@
  */
 import type { DeviceModel } from "../../api/hosting.js";
 import { type Bdf, devfn, formatBdf } from "../../api/pci-address.js";
-import { ConfigSpace, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM } from "./config-space.js";
+import { PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM } from "../../api/pci-regs.js";
+import type { PciConfigSpace } from "../../devices/pci/config-space.js";
 
 /** What a function is, which decides its header, its PCIe type and how Linux groups it. */
 export type FunctionKind =
@@ -43,7 +44,7 @@ export class PciFunction {
     readonly bdf: Bdf,
     readonly kind: FunctionKind,
     readonly model: DeviceModel,
-    readonly config: ConfigSpace,
+    readonly config: PciConfigSpace,
     /** PCIe Device/Port Type, undefined for conventional PCI. */
     readonly pcieType: number | undefined,
     readonly multifunction: boolean,

@@ -7,6 +7,7 @@
 import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "../../api/driver-managed-dma.js";
 import { errnoValue } from "../../api/errors.js";
 import type { PciFunction } from "./function.js";
+import { UioPciGeneric } from "../uio/uio-driver.js";
 
 export interface HostDriver {
   readonly name: string;
@@ -70,6 +71,9 @@ const drivers: Readonly<Record<string, DriverEntry>> = {
   "agpgart-via": { name: "agpgart-via", matchesId: () => false, overrideOnly: false, probe: () => 0 },
   iosf_mbi_pci: { name: "iosf_mbi_pci", matchesId: () => false, overrideOnly: false, probe: () => 0 },
   "xen-platform-pci": { name: "xen-platform-pci", matchesId: () => false, overrideOnly: false, probe: () => 0 },
+  // drivers/uio/uio_pci_generic.c: no id_table ("only dynamic ids": new_id or driver_override);
+  // probe refuses a function with an IRQ but no working Interrupt Disable (-ENODEV).
+  uio_pci_generic: { name: "uio_pci_generic", matchesId: () => false, overrideOnly: false, probe: (fn) => UioPciGeneric.probe(fn) },
   // drivers/pci/pci-stub.c: override-only in practice (no ids unless given), driver_managed_dma set.
   "pci-stub": { name: "pci-stub", matchesId: () => false, overrideOnly: false, probe: () => 0 },
 };

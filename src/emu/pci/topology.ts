@@ -6,9 +6,10 @@
 import type { DeviceModel } from "../../api/hosting.js";
 import { parseBdf } from "../../api/pci-address.js";
 import {
-  ConfigSpace, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_RC_END,
-  PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM,
-} from "./config-space.js";
+  PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_RC_END, PCI_EXP_TYPE_ROOT_PORT,
+  PCI_EXP_TYPE_UPSTREAM,
+} from "../../api/pci-regs.js";
+import { physicalConfigSpace } from "./config-space.js";
 import { type FunctionKind, PciFunction, type PciResource } from "./function.js";
 
 /** One function of a machine description. */
@@ -134,7 +135,7 @@ export function buildTopology(specs: readonly FunctionSpec[]): PciFunction[] {
       }
     }
     const upstream = bridgeOfBus.get(bdf.bus);
-    const config = new ConfigSpace(model, {
+    const config = physicalConfigSpace(model, {
       bridge,
       pcieType,
       acs: spec.acs ?? false,

@@ -19,6 +19,7 @@ import type { Sysfs } from "../../api/sysfs.js";
 import type { Machine } from "../machine.js";
 import type { PciFunction } from "../pci/function.js";
 import type { ErrnoName } from "../vfio/errno.js";
+import { uioSysfsEntries } from "../uio/sysfs.js";
 
 type Node =
   | { readonly kind: "dir"; readonly entries: Map<string, Node> }
@@ -119,13 +120,14 @@ function render(machine: Machine): Extract<Node, { kind: "dir" }> {
     d.entries.set("iommu", link(relative(path, ["devices", "virtual", "iommu", "dmar0"])));
     d.entries.set("subsystem", link(relative(path, pciBus)));
     if (fn.driver) d.entries.set("driver", link(relative(path, [...pciBus, "drivers", fn.driver])));
+    for (const entry of uioSysfsEntries(machine, fn, path)) put(root, entry.path, "link" in entry ? link(entry.link) : file(entry.file));
     put(root, `bus/pci/devices/${fn.address}`, link(relative([...pciBus, "devices"], path)));
     put(root, `kernel/iommu_groups/${fn.groupId}/devices/${fn.address}`, link(relative(["kernel", "iommu_groups", String(fn.groupId), "devices"], path)));
     put(root, `devices/virtual/iommu/dmar0/devices/${fn.address}`, link(relative(["devices", "virtual", "iommu", "dmar0", "devices"], path)));
   }
   for (const group of machine.groups) {
     // The default domain: DMA with a flush queue (x86's lazy default, CONFIG_IOMMU_DEFAULT_DMA_LAZY).
-    put(root, `kernel/iommu_groups/${group.id}/type`, file("DMA-FQ\n"));
+    put(root, `kernel/iommu_groups/${group.id}/type`, file(`${machine.defaultDomain}\n`));
     put(root, `kernel/iommu_groups/${group.id}/reserved_regions`, file(machine.iommu.reserved
       .map((r) => `0x${r.start.toString(16).padStart(16, "0")} 0x${r.end.toString(16).padStart(16, "0")} ${r.type}\n`).join("")));
   }

@@ -11,6 +11,7 @@ import type { VfioOp } from "../../api/op.js";
 import { VfioError } from "../../api/errors.js";
 import type { Machine } from "../machine.js";
 import { InProcessNotifier } from "../notifier.js";
+import { readBar, writeBar } from "../../devices/pci/bar-routing.js";
 import { fail } from "./errno.js";
 import type { VfioPciDevice } from "./pci-device.js";
 
@@ -154,8 +155,11 @@ export class EmulatedRegionMapping implements RegionMapping {
     const config = this.vdev.config;
     if (!config || !config.memoryEnabled()) throw new VfioError(`BAR${this.index} access with Memory Space disabled (SIGBUS)`, "SIGBUS");
     const at = this.offset + BigInt(offset);
-    if (value === undefined) return this.vdev.fn.model.barRead(this.index, at, size);
-    this.vdev.fn.model.barWrite(this.index, at, size, value);
+    // The MSI-X table and PBA are the function's (msix_mappable_cap: x86 lets userspace map
+    // them), every other byte the model's.
+    const { config: physical, model } = this.vdev.fn;
+    if (value === undefined) return readBar(physical, model, this.index, at, size);
+    writeBar(physical, model, this.index, at, size, value);
     return 0n;
   }
 }

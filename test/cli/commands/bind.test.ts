@@ -46,7 +46,7 @@ test("vfio bind then vfio restore: the whole group moves to vfio-pci and back", 
 
 test("vfio bind refuses with the findings and writes nothing; --force goes on", async () => {
   const sysfs = fakeMachine();
-  sysfs.links.set("bus/pci/devices/0000:01:02.0/net/eth0", "x");
+  sysfs.links.set("class/net/eth0", "../../devices/pci0000:00/0000:00:04.0/0000:01:02.0/net/eth0");
   sysfs.files.set("class/net/eth0/operstate", "up\n");
   const probe = { ...idleHostProbe, interfaceAddresses: async () => ["192.0.2.1"] };
   const io = captureIo();

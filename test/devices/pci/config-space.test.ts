@@ -181,3 +181,40 @@ test("invalid descriptions are refused", () => {
   assert.throws(() => new PciConfigSpace({ ...base, identity: base.identity, bars: base.bars, msiVectors: 1, intxPin: 5 }), RangeError);
   assert.throws(() => new PciConfigSpace({ identity: base.identity, bars: base.bars, msiVectors: 3, intxPin: 1 }), RangeError);
 });
+
+test("a type 1 header takes QEMU's bridge masks: bus numbers and windows writable, BAR2.. gone, header type 1", async () => {
+  const { PCI_HEADER_TYPE: HT, PCI_PRIMARY_BUS, PCI_SECONDARY_BUS, PCI_SUBORDINATE_BUS, PCI_MEMORY_BASE, PCI_PREF_MEMORY_BASE, PCI_IO_BASE } = await import("../../../src/api/pci-regs.js");
+  const c = new PciConfigSpace(
+    { identity: { vendorId: 0x1b36, deviceId: 1, subsystemVendorId: 0, subsystemId: 0, classCode: 0x060400, revision: 0 }, bars: [{ size: 0x100n, kind: "memory64", prefetchable: false }], msiVectors: 0, intxPin: 1 },
+    { bridge: true, busNumbers: [0, 1, 1], multifunction: true, barAddresses: [0xfe000000n], interruptLine: 20 },
+  );
+  assert.equal(c.read(HT, 1), 0x81);
+  assert.equal(c.headerType, 1);
+  assert.deepEqual([c.read(PCI_PRIMARY_BUS, 1), c.read(PCI_SECONDARY_BUS, 1), c.read(PCI_SUBORDINATE_BUS, 1)], [0, 1, 1]);
+  assert.equal(c.barAddress(0), 0xfe000000n, "the firmware-assigned address");
+  c.write(PCI_SECONDARY_BUS, 1, 5);
+  assert.equal(c.read(PCI_SECONDARY_BUS, 1), 5);
+  c.write(PCI_MEMORY_BASE, 2, 0xffff);
+  assert.equal(c.read(PCI_MEMORY_BASE, 2), 0xfff0);
+  c.write(PCI_PREF_MEMORY_BASE, 2, 0xffff);
+  assert.equal(c.read(PCI_PREF_MEMORY_BASE, 2), 0xfff1, "64-bit prefetchable window type is read-only");
+  c.write(PCI_IO_BASE, 1, 0xff);
+  assert.equal(c.read(PCI_IO_BASE, 1), 0xf0);
+  c.write(0x50, 4, 0xffffffff);
+  assert.equal(c.read(0x50, 4), 0, "a bridge's device-specific bytes stay read-only");
+});
+
+test("a PCIe root port with ACS: Express capability with its port type, AER then ACS in extended space", async () => {
+  const r = await import("../../../src/api/pci-regs.js");
+  const c = new PciConfigSpace(
+    { identity: { vendorId: 0x1b36, deviceId: 0xc, subsystemVendorId: 0, subsystemId: 0, classCode: 0x060400, revision: 0 }, bars: [], msiVectors: 0, intxPin: 0 },
+    { bridge: true, pcieType: r.PCI_EXP_TYPE_ROOT_PORT, acs: true },
+  );
+  assert.equal(c.size, 4096);
+  assert.equal(c.pcieCap, 0x40);
+  assert.equal(c.read(0x40, 1), r.PCI_CAP_ID_EXP);
+  assert.equal((c.read(0x40 + r.PCI_EXP_FLAGS, 2) & r.PCI_EXP_FLAGS_TYPE) >> 4, r.PCI_EXP_TYPE_ROOT_PORT);
+  assert.equal(c.read(0x100, 4) & 0xffff, r.PCI_EXT_CAP_ID_ERR);
+  assert.equal(c.read(0x100, 4) >>> 20, c.acsCap);
+  assert.equal(c.read(c.acsCap, 2), r.PCI_EXT_CAP_ID_ACS);
+});

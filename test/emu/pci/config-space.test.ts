@@ -7,14 +7,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultMachineSpec } from "../../../src/emu/default-machine.js";
 import { EmulatedSystem } from "../../../src/emu/system.js";
-import type { ConfigSpace } from "../../../src/emu/pci/config-space.js";
 import { PciConfigSpace } from "../../../src/devices/pci/config-space.js";
 import { PCI_COMMAND, PCI_INTERRUPT_LINE, PCI_STATUS, PCI_STATUS_CAP_LIST } from "../../../src/api/constants.js";
-import { PCI_CACHE_LINE_SIZE, PCI_LATENCY_TIMER, PCI_STATUS_INTERRUPT, PCI_STATUS_SIG_TARGET_ABORT } from "../../../src/devices/pci/registers.js";
+import { PCI_CACHE_LINE_SIZE, PCI_LATENCY_TIMER, PCI_STATUS_INTERRUPT, PCI_STATUS_SIG_TARGET_ABORT } from "../../../src/api/pci-regs.js";
 
 const EDU = "0000:00:03.0";
 
-function emulatedEdu(): ConfigSpace {
+function emulatedEdu(): PciConfigSpace {
   const system = new EmulatedSystem(defaultMachineSpec({ guestInit: true }));
   const fn = system.machine.fn(EDU);
   assert.ok(fn, "the default machine has edu at 00:03.0");
@@ -50,7 +49,7 @@ test("Status error bits are write-1-to-clear; Capabilities List and Interrupt St
   config.write(PCI_STATUS, 2, 0xffff);
   assert.equal(config.read(PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, PCI_STATUS_INTERRUPT);
   // An error bit the device set (Signaled Target Abort) is cleared by writing 1, kept by writing 0.
-  config.bytes[PCI_STATUS + 1]! |= PCI_STATUS_SIG_TARGET_ABORT >> 8;
+  config.setStatusBits(PCI_STATUS_SIG_TARGET_ABORT);
   config.write(PCI_STATUS, 2, 0);
   assert.equal(config.read(PCI_STATUS, 2) & PCI_STATUS_SIG_TARGET_ABORT, PCI_STATUS_SIG_TARGET_ABORT);
   config.write(PCI_STATUS, 2, PCI_STATUS_SIG_TARGET_ABORT);
