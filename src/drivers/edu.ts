@@ -195,7 +195,7 @@ export class EduDriver implements AsyncDisposable {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new VfioUsageError("edu driver is closed", "ECLOSED");
+    if (this.closed) throw new VfioUsageError("edu driver is closed", "EBADF");
   }
 
   /** BAR0 goes through a mapping (true) or region read/write (false). */
