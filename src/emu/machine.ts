@@ -218,11 +218,11 @@ export class Machine {
     if (!driver.driverManagedDma) this.groupOf(fn).unuseDefaultDomain();
   }
 
-  /** Called by the VFIO layer when a device's last file closes. */
-  deviceClosed(vdev: VfioPciDevice): void {
-    const waiting = this.pendingUnbinds.get(vdev.fn);
+  /** A VFIO device's last file closed: unbinds waiting for it go on. */
+  private deviceClosed(fn: PciFunction): void {
+    const waiting = this.pendingUnbinds.get(fn);
     if (!waiting) return;
-    this.pendingUnbinds.delete(vdev.fn);
+    this.pendingUnbinds.delete(fn);
     for (const resolve of waiting) resolve();
   }
 
@@ -231,6 +231,8 @@ export class Machine {
       canReset: (f) => this.canReset(f),
       reset: (f) => this.resetFunction(f),
       intxAsserted: (f) => this.intxAsserted.has(f),
+      enableChanged: () => void this.generation++,
+      lastClosed: (f) => this.deviceClosed(f),
     });
     this.vfioDevices.set(fn, vdev);
     const group = this.groupOf(fn);

@@ -9,7 +9,6 @@ import type { EventNotifier } from "../../api/event-notifier.js";
 import type { IrqSetRequest } from "../../api/irq-set.js";
 import type { VfioOp } from "../../api/op.js";
 import { VfioSystemError, errnoValue } from "../../api/errors.js";
-import type { Machine } from "../machine.js";
 import { InProcessNotifier } from "../notifier.js";
 import { readBar, writeBar } from "../../devices/pci/bar-routing.js";
 import { fail } from "./errno.js";
@@ -20,7 +19,7 @@ export class EmulatedDevice implements VfioDevice {
   private closed = false;
   private readonly mappings = new Set<EmulatedRegionMapping>();
 
-  constructor(readonly vdev: VfioPciDevice, private readonly machine: Machine, private readonly onClose: () => void) {
+  constructor(readonly vdev: VfioPciDevice, private readonly onClose: () => void) {
     this.name = vdev.name;
   }
 
@@ -79,13 +78,10 @@ export class EmulatedDevice implements VfioDevice {
     if (this.closed) return;
     this.closed = true;
     for (const m of [...this.mappings]) m.unmap();
-    this.vdev.openCount--;
-    if (this.vdev.openCount === 0) {
-      this.vdev.disable();
-      this.machine.generation++; // sysfs "enable" changes
-    }
+    // vfio_device_fops_release(): vfio-pci's close_device first, then the group's bookkeeping
+    // (an unbind waiting for the last close resumes only after both, on a later microtask).
+    this.vdev.release();
     this.onClose();
-    if (this.vdev.openCount === 0) this.machine.deviceClosed(this.vdev);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
