@@ -1,5 +1,5 @@
 /**
- * Parsing of single sysfs attribute values. sysfs contents are input (STYLE.md habit 8): a
+ * Parsing of single sysfs attribute values. sysfs contents are hostile input (docs/architecture.md): a
  * malformed value rejects with a VfioProtocolError naming the path.
  */
 import { VfioProtocolError } from "./errors.js";

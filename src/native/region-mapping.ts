@@ -1,7 +1,7 @@
 /**
  * RegionMapping over mmap'd device memory (a BAR mapped through the device fd at the region's
  * offset, vfio.h "VFIO_REGION_INFO_FLAG_MMAP"). Accesses are plain typed-array loads and stores:
- * no system call, no copy (DESIGN.md, "Paths that must be fast").
+ * no system call, no copy (docs/architecture.md, "Register path").
  *
  * Safety: after `unmap()` the accessors see zero-length arrays and throw (EFAULT), and the
  * memory behind any `bytes` a caller kept is replaced by a placeholder (retire-mapping.ts), so
