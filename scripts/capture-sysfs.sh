@@ -12,6 +12,9 @@
 #   OUT_DIR/proc/self/status        its Uid/Gid/Groups lines only (who could open /dev/vfio/N)
 #   OUT_DIR/proc/interrupts         the interrupt chips ("IR-PCI-MSI" means remapping is on)
 #   OUT_DIR/proc/sys/kernel/osrelease  the kernel release (viability rules depend on it)
+#   OUT_DIR/proc/self/mountinfo, proc/swaps   what is mounted and swapped on (bind's safety checks)
+#   OUT_DIR/proc/net/{route,ipv6_route,if_inet6}  routes and IPv6 addresses per interface
+#   OUT_DIR/proc/<pid>/{comm,fd/<n>}  only the processes holding /dev/vfio/* open, only those fds
 #   OUT_DIR/dev/vfio.list           one line per /dev/vfio entry: name type mode uid gid
 #                                   (device nodes cannot be committed; absent when /dev/vfio is)
 #
@@ -105,6 +108,53 @@ for drv in $(ls "$SYS/bus/pci/drivers" 2>/dev/null); do
   mkdir -p "$OUT/sys/bus/pci/drivers/$drv"
 done
 
+# copy_entry VIEW NAME ATTRS...: a class or bus view entry (class/net/eth0 -> ../../devices/...):
+# the link, and the listed attributes of the directory it leads to. The device tree's real
+# path is what tells which PCI device an interface, disk or share hangs off.
+copy_entry() {
+  view=$1 name=$2
+  shift 2
+  copy_link "$SYS/$view/$name" "$OUT/sys/$view/$name"
+  erel=$view/$name
+  if [ -L "$SYS/$view/$name" ]; then
+    erel=$(real_rel "$view/$name") || { erel=$view/$name; return 0; }
+  fi
+  mkdir -p "$OUT/sys/$erel"
+  for attr in "$@"; do
+    copy_file "$SYS/$erel/$attr" "$OUT/sys/$erel/$attr"
+  done
+}
+
+# --- What hangs off the devices: interfaces, disks, virtio devices and shares, framebuffers ---
+# class/net/<if>/{flags,operstate}: IFF_UP and the link state.
+for iface in $(ls "$SYS/class/net" 2>/dev/null); do
+  copy_entry class/net "$iface" flags operstate
+done
+# class/block/<disk or partition>/dev, and holders/ (LVM, MD, dm on top of it).
+for blk in $(ls "$SYS/class/block" 2>/dev/null); do
+  copy_entry class/block "$blk" dev
+  for holder in $(ls "$SYS/$erel/holders" 2>/dev/null); do
+    copy_link "$SYS/$erel/holders/$holder" "$OUT/sys/$erel/holders/$holder"
+  done
+done
+# dev/block/<major:minor> -> the disk: how a mount's st_dev names its device.
+for mm in $(ls "$SYS/dev/block" 2>/dev/null); do
+  copy_link "$SYS/dev/block/$mm" "$OUT/sys/dev/block/$mm"
+done
+# bus/virtio/devices/virtioN: device (the virtio type), and mount_tag for a 9p share.
+for vdev in $(ls "$SYS/bus/virtio/devices" 2>/dev/null); do
+  copy_entry bus/virtio/devices "$vdev" device mount_tag
+done
+# fs/virtiofs/<n>/{tag,device} (Linux 6.9+).
+for n in $(ls "$SYS/fs/virtiofs" 2>/dev/null); do
+  copy_file "$SYS/fs/virtiofs/$n/tag" "$OUT/sys/fs/virtiofs/$n/tag"
+  copy_link "$SYS/fs/virtiofs/$n/device" "$OUT/sys/fs/virtiofs/$n/device"
+done
+# class/graphics/fbN/device: a framebuffer's PCI device.
+for fb in $(ls "$SYS/class/graphics" 2>/dev/null); do
+  copy_link "$SYS/class/graphics/$fb/device" "$OUT/sys/class/graphics/$fb/device"
+done
+
 # --- IOMMU groups --------------------------------------------------------------------------
 mkdir -p "$OUT/sys/kernel/iommu_groups"
 for group in $(ls "$SYS/kernel/iommu_groups" 2>/dev/null); do
@@ -153,6 +203,24 @@ copy_file "$PROC/interrupts" "$OUT/proc/interrupts"
 copy_file "$PROC/sys/kernel/osrelease" "$OUT/proc/sys/kernel/osrelease"
 copy_file "$PROC/self/limits" "$OUT/proc/self/limits"
 grep -E '^(Uid|Gid|Groups):' "$PROC/self/status" > "$OUT/proc/self/status" 2>/dev/null || rm -f "$OUT/proc/self/status"
+copy_file "$PROC/self/mountinfo" "$OUT/proc/self/mountinfo"
+copy_file "$PROC/swaps" "$OUT/proc/swaps"
+for f in route ipv6_route if_inet6; do
+  copy_file "$PROC/net/$f" "$OUT/proc/net/$f"
+done
+# Who holds a VFIO group open: /proc/<pid>/fd/<n> -> /dev/vfio/<group>, and the process name.
+for fd in "$PROC"/[0-9]*/fd/*; do
+  [ -L "$fd" ] || continue
+  target=$(readlink "$fd" 2>/dev/null) || continue
+  case $target in
+    /dev/vfio/*)
+      pid=${fd#"$PROC"/}
+      pid=${pid%%/*}
+      copy_link "$fd" "$OUT/proc/$pid/fd/${fd##*/}"
+      copy_file "$PROC/$pid/comm" "$OUT/proc/$pid/comm"
+      ;;
+  esac
+done
 
 # --- /dev/vfio: a listing, since device nodes cannot be committed -----------------------------
 if [ -d "$DEV/vfio" ]; then

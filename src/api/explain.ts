@@ -7,6 +7,7 @@
 import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "./driver-managed-dma.js";
 import { NOIOMMU_GROUP_NAME, listIommuGroups, readIommuGroup } from "./iommu-groups.js";
 import type { Sysfs } from "./sysfs.js";
+import { noIommuText } from "./no-iommu.js";
 
 /**
  * Runs an explanation; an explanation that itself fails (sysfs unreadable for this user, say)
@@ -59,9 +60,7 @@ export async function iommuPresent(sysfs: Sysfs): Promise<boolean> {
   return (await listIommuGroups(sysfs)).some((g) => g.name !== NOIOMMU_GROUP_NAME);
 }
 
-export const NO_IOMMU_HINT =
-  "no IOMMU is active: enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) " +
-  "or amd_iommu=on; /sys/class/iommu is empty";
+export const NO_IOMMU_HINT = noIommuText();
 
 /** Explains ENOENT on /dev/vfio/vfio. */
 export async function explainNoContainer(sysfs: Sysfs): Promise<string> {

@@ -20,6 +20,7 @@ export * from "./hosting.js";
 export * from "./iova-allocator.js";
 export * from "./container-dma-space.js";
 export * from "./open-device.js";
+export * from "./no-iommu.js";
 export * from "./pci-config.js";
 export * from "./pci-address.js";
 export * from "./format-bytes.js";

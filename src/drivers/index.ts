@@ -4,3 +4,4 @@
  */
 export * from "./bar-access.js";
 export * from "./edu.js";
+export * from "./nvme/index.js";

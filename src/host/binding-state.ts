@@ -4,6 +4,7 @@
  * (Documentation/ABI/testing/sysfs-bus-pci), relative to the sysfs root.
  */
 import { VfioProtocolError, VfioUsageError } from "../api/errors.js";
+import { noIommuGroupError } from "../api/no-iommu.js";
 import type { Sysfs } from "../api/sysfs.js";
 import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "./viability.js";
 
@@ -52,8 +53,8 @@ export async function readOverride(sysfs: Sysfs, address: string): Promise<strin
 
 /**
  * Reads a device's state.
- * @throws VfioUsageError when the device does not exist; VfioProtocolError when sysfs is malformed
- *   or the device has no IOMMU group (the IOMMU is off, so VFIO cannot use it).
+ * @throws VfioUsageError when the device does not exist; VfioProtocolError when sysfs is malformed;
+ *   a VfioError ENODEV when the device has no IOMMU group (api/no-iommu.ts).
  */
 export async function readBindingState(sysfs: Sysfs, address: string): Promise<BindingState> {
   const classText = await sysfs.read(pciPaths.deviceClass(address));
@@ -64,7 +65,7 @@ export async function readBindingState(sysfs: Sysfs, address: string): Promise<B
   }
   const groupLink = await sysfs.readlink(pciPaths.iommuGroupLink(address));
   if (groupLink === undefined) {
-    throw new VfioUsageError(`${address} has no IOMMU group: the IOMMU is off or not supported (intel_iommu=on / amd_iommu=on)`, "ENODEV");
+    throw await noIommuGroupError(sysfs, address);
   }
   const group = Number(basename(groupLink));
   if (!Number.isInteger(group) || group < 0) {

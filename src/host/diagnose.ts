@@ -2,13 +2,14 @@
  * `diagnose()`: whether a device or an IOMMU group is ready for VFIO, as data. Every problem
  * is a {@link Finding} with what to do; cli/ renders them (zod's issues → prettifyError).
  */
-import { VfioUsageError } from "../api/errors.js";
+import { VfioError, VfioUsageError } from "../api/errors.js";
+import { noIommuText } from "../api/no-iommu.js";
 import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import type { Sysfs } from "../api/sysfs.js";
-import { bindVfioPciAction, loadVfioPciAction, unbindAction, type FixAction } from "./fix-action.js";
+import { bindVfioPciAction, LIVE_FIX_CONTEXT, loadVfioPciAction, unbindAction, type FixAction, type FixContext } from "./fix-action.js";
 import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
-import { hasDmaOwnership, parseKernelRelease, type KernelVersion } from "./kernel-release.js";
+import { hasDmaOwnership, hasResetMethodAttribute, parseKernelRelease, type KernelVersion } from "./kernel-release.js";
 import { parseMemlockLimit, type MemlockLimit } from "./memlock-limit.js";
 import { parsePciAddress, tryParsePciAddress, type PciAddress } from "../api/pci-address.js";
 import { readPciDevice, type PciDevice } from "./pci-devices.js";
@@ -58,6 +59,7 @@ export type Finding =
     }
   | { readonly code: "kernel-before-dma-ownership"; readonly severity: "warning"; readonly release: string; readonly fix: string }
   | { readonly code: "memlock-low"; readonly severity: "warning"; readonly limit: bigint; readonly fix: string }
+  | { readonly code: "group-open"; readonly severity: "error"; readonly group: number; readonly openers: readonly string[]; readonly fix: string }
   | { readonly code: "boot-vga"; readonly severity: "warning"; readonly device: PciAddress; readonly fix: string }
   | { readonly code: "no-reset"; readonly severity: "warning"; readonly device: PciAddress; readonly fix: string };
 
@@ -92,6 +94,14 @@ export interface CheckReport {
   readonly ready: boolean;
 }
 
+/** Options of {@link diagnose}. */
+export interface DiagnoseOptions {
+  /** Where printed fixes are to act (default: this machine's /sys and `vfio` without options). */
+  readonly fix?: FixContext;
+  /** Who holds a path open ("pid (comm)"), for /dev/vfio/<group>; without it nobody is seen. */
+  readonly openers?: (path: string) => Promise<readonly string[]>;
+}
+
 /**
  * The target of `vfio check <device|group>`: a PCI address (full or short) or a group number.
  * Rejects anything else with a VfioUsageError.
@@ -112,11 +122,11 @@ export function parseCheckTarget(text: string): CheckTarget {
  * How to stop `member` from claiming kernel DMA: unbind it or bind it to vfio-pci. The device
  * being checked must end up on vfio-pci anyway, so for it binding is the only fix.
  */
-function fixesFor(member: { name: string; driver: string }, isTarget: boolean): FixAction[] {
+function fixesFor(member: { name: string; driver: string }, isTarget: boolean, context: FixContext): FixAction[] {
   const address = tryParsePciAddress(member.name);
   if (address === undefined) return [];
-  const bind = bindVfioPciAction(address, member.driver);
-  return isTarget ? [bind] : [unbindAction(address, member.driver), bind];
+  const bind = bindVfioPciAction(address, member.driver, context);
+  return isTarget ? [bind] : [unbindAction(address, member.driver, context), bind];
 }
 
 /**
@@ -128,8 +138,9 @@ function fixesFor(member: { name: string; driver: string }, isTarget: boolean): 
  * report.ready; // false
  * report.findings.map((f) => f.code); // ["group-not-viable", ...]
  */
-export async function diagnose(env: HostEnvironment, target: CheckTarget): Promise<CheckReport> {
+export async function diagnose(env: HostEnvironment, target: CheckTarget, options: DiagnoseOptions = {}): Promise<CheckReport> {
   const { sysfs } = env;
+  const context = options.fix ?? LIVE_FIX_CONTEXT;
   const iommu = await readIommuStatus(env);
 
   let targetDevice: PciDevice | undefined;
@@ -145,14 +156,15 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
   }
   const group = groupId === undefined ? undefined : await readIommuGroup(sysfs, groupId);
   if (target.kind === "group" && group === undefined) {
-    const hint = iommu.active ? "run 'vfio ls' to see the groups" : "there are no IOMMU groups because no IOMMU is active";
-    throw new VfioUsageError(`no IOMMU group ${target.id} in ${sysfs.description}: ${hint}`, "ENOENT");
+    // No IOMMU is the machine's state (exit 1, api/no-iommu.ts); a wrong number is the user's slip.
+    if (!iommu.active) throw new VfioError(`no IOMMU group ${target.id} in ${sysfs.description}: ${noIommuText(iommu.inactiveReason)}`, "ENODEV");
+    throw new VfioUsageError(`no IOMMU group ${target.id} in ${sysfs.description}: run 'vfio ls' to see the groups`, "ENOENT");
   }
 
   const osrelease = await env.readProc("sys/kernel/osrelease");
   const kernel = osrelease === undefined ? undefined : parseKernelRelease(osrelease);
   const viability = group === undefined ? undefined : groupViability(group);
-  const members = await checkMembers(sysfs, group, viability, targetDevice);
+  const members = await checkMembers(sysfs, group, viability, targetDevice, kernel);
   const identityText = await env.readProc("self/status");
   const identity = identityText === undefined ? undefined : parseProcessIdentity(identityText);
   const nodes = await env.listDevVfio();
@@ -161,12 +173,18 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
   const limitsText = await env.readProc("self/limits");
   const memlock = limitsText === undefined ? undefined : parseMemlockLimit(limitsText);
   const vfioLoaded = (await sysfs.list("bus/pci/drivers/vfio-pci")) !== undefined;
+  // A group's file can be open once (vfio_group_fops_open(): EBUSY, drivers/vfio/vfio_main.c, Linux 6.1).
+  const openers = groupId === undefined || options.openers === undefined ? [] : await options.openers(`/dev/vfio/${groupId}`);
 
   const findings: Finding[] = [
     ...iommuFindings(iommu, targetDevice, group),
     ...kernelFindings(kernel),
-    ...viabilityFindings(group, viability, targetDevice),
-    ...bindingFindings(target, members, iommu.active, vfioLoaded),
+    ...viabilityFindings(group, viability, targetDevice, context),
+    ...bindingFindings(target, members, iommu.active, vfioLoaded, context),
+    ...(group === undefined || openers.length === 0 ? [] : [{
+      code: "group-open" as const, severity: "error" as const, group: group.id, openers,
+      fix: "a VFIO user (a VM, a driver) has the group: it can be opened once, so nobody else gets it until that process closes it",
+    }]),
     ...devVfioFindings(group, members, nodes, groupNode, containerNode, identity),
     ...memlockFindings(memlock, identity),
     ...deviceWarnings(target, members),
@@ -187,9 +205,16 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget): Promi
 }
 
 /** The group's members with their PCI details, or the lone device when it has no group. */
-async function checkMembers(sysfs: Sysfs, group: IommuGroup | undefined, viability: Viability | undefined, targetDevice: PciDevice | undefined): Promise<CheckMember[]> {
+async function checkMembers(
+  sysfs: Sysfs, group: IommuGroup | undefined, viability: Viability | undefined, targetDevice: PciDevice | undefined, kernel: KernelVersion | undefined,
+): Promise<CheckMember[]> {
+  // Linux 5.15+ shows reset_method only for a device that has one (pci_dev_reset_method_attr_is_visible(),
+  // drivers/pci/pci.c): where the kernel has the attribute, its absence means "none".
+  const withReset = (device: PciDevice | undefined): PciDevice | undefined =>
+    device === undefined || device.resetMethods !== undefined || kernel === undefined || !hasResetMethodAttribute(kernel) ? device : { ...device, resetMethods: [] };
   if (group === undefined) {
-    return targetDevice === undefined ? [] : [{ name: targetDevice.address, driver: targetDevice.driver, pci: targetDevice, blocks: false, isTarget: true }];
+    const pci = withReset(targetDevice);
+    return pci === undefined ? [] : [{ name: pci.address, driver: pci.driver, pci, blocks: false, isTarget: true }];
   }
   return Promise.all(
     group.members.map(async (m) => {
@@ -197,7 +222,7 @@ async function checkMembers(sysfs: Sysfs, group: IommuGroup | undefined, viabili
       return {
         name: m.name,
         driver: m.driver,
-        pci: address === undefined ? undefined : await readPciDevice(sysfs, address),
+        pci: address === undefined ? undefined : withReset(await readPciDevice(sysfs, address)),
         blocks: viability?.blockers.includes(m) ?? false,
         isTarget: targetDevice?.address === m.name,
       };
@@ -250,10 +275,10 @@ function kernelFindings(kernel: KernelVersion | undefined): Finding[] {
 }
 
 /** A group that is not viable, with per blocker the ways out. */
-function viabilityFindings(group: IommuGroup | undefined, viability: Viability | undefined, targetDevice: PciDevice | undefined): Finding[] {
+function viabilityFindings(group: IommuGroup | undefined, viability: Viability | undefined, targetDevice: PciDevice | undefined, context: FixContext): Finding[] {
   if (group === undefined || viability === undefined || viability.viable) return [];
   const blockers = viability.blockers.map((b) => ({ device: b.name, driver: b.driver ?? "" }));
-  const fixes = blockers.map((b) => fixesFor({ name: b.device, driver: b.driver }, b.device === targetDevice?.address));
+  const fixes = blockers.map((b) => fixesFor({ name: b.device, driver: b.driver }, b.device === targetDevice?.address, context));
   return [{ code: "group-not-viable", severity: "error", group: group.id, blockers, fixes }];
 }
 
@@ -261,7 +286,7 @@ function viabilityFindings(group: IommuGroup | undefined, viability: Viability |
  * The device(s) VFIO is to hand out must be bound to vfio-pci: the target device, or for a
  * group target at least one member (else /dev/vfio/<group> does not exist).
  */
-function bindingFindings(target: CheckTarget, members: readonly CheckMember[], iommuActive: boolean, vfioLoaded: boolean): Finding[] {
+function bindingFindings(target: CheckTarget, members: readonly CheckMember[], iommuActive: boolean, vfioLoaded: boolean, context: FixContext): Finding[] {
   // Without an IOMMU vfio-pci cannot take a device (it has no group): binding is not the fix yet.
   if (!iommuActive) return [];
   const onVfio = (m: CheckMember) => m.driver !== undefined && VFIO_PCI_DRIVERS.has(m.driver);
@@ -272,13 +297,13 @@ function bindingFindings(target: CheckTarget, members: readonly CheckMember[], i
       : members.filter((m) => m.pci !== undefined && !isBridge(m.pci));
   const toBind = wanted.filter((m) => !onVfio(m));
   const findings: Finding[] = [];
-  if (toBind.length > 0 && !vfioLoaded) findings.push({ code: "vfio-module-missing", severity: "error", actions: [loadVfioPciAction()] });
+  if (toBind.length > 0 && !vfioLoaded) findings.push({ code: "vfio-module-missing", severity: "error", actions: [loadVfioPciAction(context)] });
   for (const m of toBind) {
     // A blocker's fix is already in group-not-viable (for the target: bind it to vfio-pci).
     if (m.blocks) continue;
     const address = tryParsePciAddress(m.name);
     if (address === undefined) continue;
-    findings.push({ code: "not-bound-to-vfio", severity: "error", device: address, driver: m.driver, actions: [bindVfioPciAction(address, m.driver)] });
+    findings.push({ code: "not-bound-to-vfio", severity: "error", device: address, driver: m.driver, actions: [bindVfioPciAction(address, m.driver, context)] });
   }
   return findings;
 }
@@ -339,7 +364,7 @@ function deviceWarnings(target: CheckTarget, members: readonly CheckMember[]): F
       findings.push({ code: "boot-vga", severity: "warning", device: m.pci.address, fix: "this is the boot display: binding it to vfio-pci takes the console away; use another GPU for the host" });
     }
     if (m.pci?.resetMethods !== undefined && m.pci.resetMethods.length === 0 && !isBridge(m.pci)) {
-      findings.push({ code: "no-reset", severity: "warning", device: m.pci.address, fix: "the kernel knows no way to reset this device (reset_method is empty): state may leak between users" });
+      findings.push({ code: "no-reset", severity: "warning", device: m.pci.address, fix: "the kernel knows no way to reset this device (it shows no reset_method): state may leak from one user to the next, and QEMU warns it cannot reset it" });
     }
   }
   return findings;

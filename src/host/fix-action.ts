@@ -16,8 +16,31 @@ export type FixAction =
     readonly vfio: string;
   };
 
-/** The commands of a {@link FixAction} name the live /sys, whatever tree was inspected. */
-const SYS = "/sys";
+/**
+ * Where a fix is to be applied, so that a printed command acts on the machine that was
+ * inspected and never on the live one by mistake.
+ */
+export interface FixContext {
+  /** Options that make `vfio` act on that machine: [] (this one), ["--sysfs", DIR], ["--emulated"]. */
+  readonly vfioOptions: readonly string[];
+  /** The sysfs root raw commands write under ("/sys", "DIR/sys"), or undefined when there is none (emulated). */
+  readonly sysfs: string | undefined;
+  /** True for the running machine: only there do modprobe and the like act on it. */
+  readonly live: boolean;
+}
+
+/** The running machine. */
+export const LIVE_FIX_CONTEXT: FixContext = { vfioOptions: [], sysfs: "/sys", live: true };
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellWord(word: string): string {
+  return /^[\w,=:./+@-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** A `vfio` command line for `context`: "vfio bind --sysfs DIR 0000:01:01.0". */
+export function vfioCommand(context: FixContext, command: string, ...args: readonly string[]): string {
+  return ["vfio", command, ...context.vfioOptions, ...args].map(shellWord).join(" ");
+}
 
 /**
  * Releases `device` from `driver`: after this no driver holds it and it no longer claims
@@ -27,8 +50,9 @@ const SYS = "/sys";
  * unbindAction("0000:01:02.0" as PciAddress, "e1000").commands;
  * // ["echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind"]
  */
-export function unbindAction(device: PciAddress, driver: string): FixAction {
-  return { kind: "unbind", device, driver, commands: [`echo ${device} > ${SYS}/bus/pci/devices/${device}/driver/unbind`] };
+export function unbindAction(device: PciAddress, driver: string, context: FixContext = LIVE_FIX_CONTEXT): FixAction {
+  const sys = context.sysfs === undefined ? undefined : shellWord(context.sysfs);
+  return { kind: "unbind", device, driver, commands: sys === undefined ? [] : [`echo ${device} > ${sys}/bus/pci/devices/${device}/driver/unbind`] };
 }
 
 /**
@@ -41,14 +65,21 @@ export function unbindAction(device: PciAddress, driver: string): FixAction {
  * // ["echo vfio-pci > /sys/bus/pci/devices/0000:01:01.0/driver_override",
  * //  "echo 0000:01:01.0 > /sys/bus/pci/drivers_probe"]
  */
-export function bindVfioPciAction(device: PciAddress, from: string | undefined): FixAction {
-  const commands = [`echo vfio-pci > ${SYS}/bus/pci/devices/${device}/driver_override`];
-  if (from !== undefined) commands.push(`echo ${device} > ${SYS}/bus/pci/devices/${device}/driver/unbind`);
-  commands.push(`echo ${device} > ${SYS}/bus/pci/drivers_probe`);
-  return { kind: "bind-vfio-pci", device, from, commands, vfio: `vfio bind ${device}` };
+export function bindVfioPciAction(device: PciAddress, from: string | undefined, context: FixContext = LIVE_FIX_CONTEXT): FixAction {
+  const commands: string[] = [];
+  if (context.sysfs !== undefined) {
+    const sys = shellWord(context.sysfs);
+    commands.push(`echo vfio-pci > ${sys}/bus/pci/devices/${device}/driver_override`);
+    if (from !== undefined) commands.push(`echo ${device} > ${sys}/bus/pci/devices/${device}/driver/unbind`);
+    commands.push(`echo ${device} > ${sys}/bus/pci/drivers_probe`);
+  }
+  return { kind: "bind-vfio-pci", device, from, commands, vfio: vfioCommand(context, "bind", device) };
 }
 
-/** Loads vfio-pci (and through its dependencies vfio and vfio_iommu_type1). */
-export function loadVfioPciAction(): FixAction {
-  return { kind: "load-module", module: "vfio-pci", commands: ["modprobe vfio-pci"] };
+/**
+ * Loads vfio-pci (and through its dependencies vfio and vfio_iommu_type1). modprobe acts on
+ * the running kernel only: for another machine (a capture) there is no command to print.
+ */
+export function loadVfioPciAction(context: FixContext = LIVE_FIX_CONTEXT): FixAction {
+  return { kind: "load-module", module: "vfio-pci", commands: context.live ? ["modprobe vfio-pci"] : [] };
 }

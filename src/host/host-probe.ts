@@ -1,11 +1,21 @@
 /**
  * The host facts safety checks need that sysfs does not hold: addresses and routes of a
- * network interface, mounted and swap block devices, and who holds a file open. Behind an
- * interface so tests and the emulated machine pass their own; nodeHostProbe reads /proc.
+ * network interface, mounted filesystems and swap, and who holds a file open. Behind an
+ * interface so tests and the emulated machine pass their own. nodeHostProbe reads the running
+ * machine; capturedHostProbe the proc/ directory of a capture (scripts/capture-sysfs.sh).
  */
-import { readFile, readdir, readlink, realpath } from "node:fs/promises";
+import { readFile, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { parseMountinfo, type Mount } from "./mountinfo.js";
+
+export type { Mount } from "./mountinfo.js";
+
+/** A mount with, where it could be found, the block device its source node names. */
+export interface ProbedMount extends Mount {
+  /** "major:minor" of the source when it is a block device node (btrfs: its st_dev is not), else undefined. */
+  readonly sourceDevice?: string;
+}
 
 export interface HostProbe {
   readonly description: string;
@@ -13,8 +23,8 @@ export interface HostProbe {
   interfaceAddresses(name: string): Promise<string[]>;
   /** How many routes go through interface `name` (IPv4 and IPv6 tables). */
   interfaceRoutes(name: string): Promise<number>;
-  /** "major:minor" of every mounted block device. */
-  mountedDevices(): Promise<Set<string>>;
+  /** Every mounted filesystem (/proc/self/mountinfo). */
+  mounts(): Promise<ProbedMount[]>;
   /** Kernel names ("sda2", "dm-1") of block devices in use as swap. */
   swapDevices(): Promise<Set<string>>;
   /** Processes holding `path` open, as "pid (comm)"; those this user may not inspect are not seen. */
@@ -26,7 +36,7 @@ export const idleHostProbe: HostProbe = {
   description: "idle host",
   interfaceAddresses: async () => [],
   interfaceRoutes: async () => 0,
-  mountedDevices: async () => new Set(),
+  mounts: async () => [],
   swapDevices: async () => new Set(),
   openers: async () => [],
 };
@@ -39,12 +49,25 @@ async function readOr(path: string, fallback: string): Promise<string> {
   }
 }
 
-/** Reads the running host: os.networkInterfaces() and /proc (net/route, net/ipv6_route, self/mountinfo, swaps, <pid>/fd). */
-export function nodeHostProbe(proc = "/proc"): HostProbe {
+/** "fd000000000000000000000000000002" → "fd00:0000:...:0002" (the form /proc/net/if_inet6 leaves out). */
+function ipv6(hex: string): string {
+  return hex.match(/.{4}/g)!.join(":").replace(/(^|:)0{1,3}(?=[0-9a-f])/g, "$1");
+}
+
+/** /proc/net/if_inet6: "address ifindex prefixlen scope flags name" per address (net/ipv6/addrconf.c if6_seq_show). */
+function inet6Addresses(text: string, name: string): string[] {
+  return text.split("\n").map((l) => l.trim().split(/\s+/)).filter((f) => f.length === 6 && f[5] === name && /^[0-9a-f]{32}$/.test(f[0]!)).map((f) => ipv6(f[0]!));
+}
+
+/** The probe over a proc directory; `live` adds what only the running machine can tell. */
+function procProbe(proc: string, live: boolean): HostProbe {
   return {
     description: proc,
     async interfaceAddresses(name) {
-      return (networkInterfaces()[name] ?? []).map((a) => a.address);
+      // Live: IPv4 and IPv6 from the kernel (getifaddrs). A capture has only procfs, where
+      // IPv6 addresses are listed per interface and IPv4 ones are not (their routes are).
+      if (live) return (networkInterfaces()[name] ?? []).map((a) => a.address);
+      return inet6Addresses(await readOr(join(proc, "net/if_inet6"), ""), name);
     },
     async interfaceRoutes(name) {
       // /proc/net/route: "Iface Destination ..." header then one route per line, iface first.
@@ -53,16 +76,29 @@ export function nodeHostProbe(proc = "/proc"): HostProbe {
       const v6 = (await readOr(join(proc, "net/ipv6_route"), "")).split("\n").filter((l) => l.trim().split(/\s+/).at(-1) === name).length;
       return v4 + v6;
     },
-    async mountedDevices() {
-      // /proc/self/mountinfo field 3 is the st_dev of the mounted filesystem, "major:minor".
-      const lines = (await readOr(join(proc, "self/mountinfo"), "")).split("\n");
-      return new Set(lines.map((l) => l.split(" ")[2]).filter((d): d is string => d !== undefined && d !== ""));
+    async mounts() {
+      const mounts: ProbedMount[] = parseMountinfo(await readOr(join(proc, "self/mountinfo"), ""));
+      if (!live) return mounts;
+      return Promise.all(mounts.map(async (m) => {
+        if (!m.source.startsWith("/dev/")) return m;
+        const s = await stat(m.source).catch(() => undefined);
+        // st_rdev of a block node: major = bits 8-19 (plus 32-43), minor = bits 0-7 and 20-31 (new_decode_dev).
+        if (s === undefined || !s.isBlockDevice()) return m;
+        const major = Math.floor(s.rdev / 256) & 0xfff;
+        const minor = (s.rdev & 0xff) | (Math.floor(s.rdev / 0x100000) & 0xfff00);
+        return { ...m, sourceDevice: `${major}:${minor}` };
+      }));
     },
     async swapDevices() {
       const names = new Set<string>();
       for (const line of (await readOr(join(proc, "swaps"), "")).split("\n").slice(1)) {
         const file = line.split(/\s+/)[0];
         if (!file) continue;
+        if (!live) {
+          // A capture cannot follow /dev links: the kernel writes the node's own path.
+          if (file.startsWith("/dev/")) names.add(file.slice("/dev/".length));
+          continue;
+        }
         try {
           const real = await realpath(file);
           if (real.startsWith("/dev/")) names.add(real.slice("/dev/".length));
@@ -99,4 +135,17 @@ export function nodeHostProbe(proc = "/proc"): HostProbe {
       return found;
     },
   };
+}
+
+/** Reads the running host: os.networkInterfaces() and /proc (net/route, net/ipv6_route, self/mountinfo, swaps, <pid>/fd). */
+export function nodeHostProbe(proc = "/proc"): HostProbe {
+  return procProbe(proc, true);
+}
+
+/**
+ * Reads a captured machine's proc/ (scripts/capture-sysfs.sh): mountinfo, swaps, routes,
+ * IPv6 addresses, and the processes that held /dev/vfio open. Nothing of the running machine.
+ */
+export function capturedHostProbe(proc: string): HostProbe {
+  return procProbe(proc, false);
 }

@@ -31,3 +31,12 @@ export function parseKernelRelease(text: string): KernelVersion | undefined {
 export function hasDmaOwnership(version: KernelVersion): boolean {
   return version.major > 5 || (version.major === 5 && version.minor >= 19);
 }
+
+/**
+ * True from Linux 5.15, which added the PCI `reset_method` attribute ("PCI: Allow userspace
+ * to query and set device reset mechanism", drivers/pci/pci.c) and shows it only for a device
+ * that can be reset.
+ */
+export function hasResetMethodAttribute(version: KernelVersion): boolean {
+  return version.major > 5 || (version.major === 5 && version.minor >= 15);
+}

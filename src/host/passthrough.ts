@@ -75,3 +75,61 @@ export function libvirtHostdevXml(plan: PassthroughPlan): string {
     ].join("\n");
   }).join("\n") + "\n";
 }
+
+/**
+ * A VM memory size as QEMU's -m takes it: a number with an optional K, M, G or T suffix
+ * (binary units; no suffix means MiB, as for -m). Rejects anything else with a VfioUsageError.
+ *
+ * @example
+ * parseMemorySize("4G"); // 4294967296n
+ */
+export function parseMemorySize(text: string): bigint {
+  const match = /^(\d+)([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!match) throw new VfioUsageError(`--memory wants a size such as 4G or 512M, not '${text}'`, "EINVAL");
+  const shift = { "": 20n, K: 10n, M: 20n, G: 30n, T: 40n }[match[2]!.toUpperCase() as "" | "K" | "M" | "G" | "T"];
+  const bytes = BigInt(match[1]!) << shift;
+  if (bytes === 0n) throw new VfioUsageError("--memory wants a size above zero", "EINVAL");
+  return bytes;
+}
+
+/** Free huge pages of every size, in bytes (kernel/mm/hugepages/hugepages-<size>kB/free_hugepages). */
+export async function freeHugepageBytes(sysfs: Sysfs): Promise<bigint | undefined> {
+  const pools = await sysfs.list("kernel/mm/hugepages");
+  if (pools === undefined) return undefined;
+  let total = 0n;
+  for (const pool of pools) {
+    const size = /^hugepages-(\d+)kB$/.exec(pool);
+    const free = (await sysfs.read(`kernel/mm/hugepages/${pool}/free_hugepages`))?.trim();
+    if (size && free !== undefined && /^\d+$/.test(free)) total += BigInt(size[1]!) * 1024n * BigInt(free);
+  }
+  return total;
+}
+
+/** Why a VM of a given memory size cannot have its memory pinned for DMA. */
+export type MemoryFinding =
+  | { readonly code: "memlock-below-memory"; readonly severity: "error"; readonly limit: bigint; readonly memory: bigint; readonly fix: string }
+  | { readonly code: "hugepages-short"; readonly severity: "error"; readonly free: bigint; readonly memory: bigint; readonly fix: string };
+
+/**
+ * QEMU maps all guest RAM for DMA through type1, which pins it and charges it to the
+ * process's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK (vfio_lock_acct(),
+ * drivers/vfio/vfio_iommu_type1.c): a limit below the VM's memory makes QEMU fail with
+ * "VFIO_MAP_DMA failed: Cannot allocate memory". Huge pages the VM is to use must be free.
+ * `memlock` is the limit of the process that will run QEMU; `privileged` when it is root.
+ */
+export function memoryFindings(memory: bigint, memlock: bigint | undefined, privileged: boolean, hugepagesFree?: bigint): MemoryFinding[] {
+  const findings: MemoryFinding[] = [];
+  if (!privileged && memlock !== undefined && memlock < memory) {
+    findings.push({
+      code: "memlock-below-memory", severity: "error", limit: memlock, memory,
+      fix: "VFIO pins all of the VM's memory: raise RLIMIT_MEMLOCK above it (ulimit -l, limits.conf, systemd LimitMEMLOCK=) or run QEMU with CAP_IPC_LOCK",
+    });
+  }
+  if (hugepagesFree !== undefined && hugepagesFree < memory) {
+    findings.push({
+      code: "hugepages-short", severity: "error", free: hugepagesFree, memory,
+      fix: "reserve more huge pages (vm.nr_hugepages, or hugepages= on the kernel command line) or give the VM less memory",
+    });
+  }
+  return findings;
+}

@@ -26,7 +26,7 @@ export interface PciDevice {
   readonly numaNode: number | undefined;
   /** True for the VGA device the firmware booted on (`boot_vga`, VGA devices only). */
   readonly bootVga: boolean | undefined;
-  /** `reset_method` (Linux 5.15+): "flr bus", or [] when the device cannot be reset. */
+  /** `reset_method` (Linux 5.15+): "flr bus"; undefined when absent, which from 5.15 means none (diagnose() reads it so). */
   readonly resetMethods: readonly string[] | undefined;
   /** The physical function of an SR-IOV virtual function. */
   readonly physfn: PciAddress | undefined;

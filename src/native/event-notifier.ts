@@ -24,6 +24,7 @@ export class KernelEventNotifier implements EventNotifier {
   #fd: number;
   readonly #libc: Libc;
   #watch: FdWatch | undefined;
+  #armed = false;
   readonly #listeners: ((count: bigint) => void)[] = [];
   #waiters: { resolve(count: bigint): void; reject(error: Error): void }[] = [];
   readonly #buffer = new BigUint64Array(1);
@@ -110,8 +111,11 @@ export class KernelEventNotifier implements EventNotifier {
     if (this.closed) throw new VfioSystemError("eventfd", errnoValue("EBADF"), "syscall", "eventfd", `${what} on a closed notifier`);
   }
 
+  /** Arms the watch while someone waits and stops it otherwise; each change is an epoll_ctl, so only changes reach libuv. */
   #updateWatch(): void {
     const wanted = this.#listeners.length > 0 || this.#waiters.length > 0;
+    if (wanted === this.#armed) return;
+    this.#armed = wanted;
     if (wanted) {
       this.#watch ??= this.#libc.watch(this.#fd, () => this.#deliver());
       this.#watch.update({ readable: true, writable: false });
@@ -122,26 +126,42 @@ export class KernelEventNotifier implements EventNotifier {
     }
   }
 
+  // The interrupt path: the poll callback (fd-watch.ts) calls this directly, one read(2) takes
+  // every signal since the last one (the batch drain), and onSignal listeners run in the same
+  // call, with no promise in between.
   #deliver(): void {
     if (this.closed) return;
+    const listeners = this.#listeners;
+    const waiters = this.#waiters;
+    if (listeners.length === 0 && waiters.length === 0) {
+      // Nobody waits (the watch was left running for a next() about to come): leave the count in
+      // the eventfd for whoever waits next, and stop polling.
+      this.#updateWatch();
+      return;
+    }
     let count: bigint;
     try {
       count = this.take();
     } catch (error) {
-      const waiters = this.#waiters;
       this.#waiters = [];
       for (const waiter of waiters) waiter.reject(error as Error);
       return;
     }
     if (count === 0n) return;
-    const waiters = this.#waiters;
-    if (waiters.length > 0) this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve(count);
-    const listeners = this.#listeners;
+    if (waiters.length > 0) {
+      this.#waiters = [];
+      for (const waiter of waiters) waiter.resolve(count);
+      // Stopping and restarting the watch costs two epoll_ctl calls per signal. A caller looping on
+      // `await next()` asks again within the microtask its promise resolves in, before the check
+      // queued here runs: then the watch simply stays.
+      if (listeners.length === 0) queueMicrotask(this.#stopIfIdle);
+    }
     for (let i = 0; i < listeners.length; i++) listeners[i]!(count);
-    // Re-arming costs an epoll_ctl: only stop the watch when nobody waits any more.
-    if (waiters.length > 0 && listeners.length === 0 && !this.closed) this.#updateWatch();
   }
+
+  readonly #stopIfIdle = (): void => {
+    if (!this.closed && this.#listeners.length === 0 && this.#waiters.length === 0) this.#updateWatch();
+  };
 }
 
 function closedError(): VfioSystemError {

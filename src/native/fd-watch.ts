@@ -27,6 +27,13 @@ export interface FdWatch {
   close(): void;
 }
 
+// The four event sets a callback can see, made once: an interrupt's path from the poll to the
+// handler allocates nothing of its own.
+const NONE: FdEvents = Object.freeze({ readable: false, writable: false });
+const READABLE: FdEvents = Object.freeze({ readable: true, writable: false });
+const WRITABLE: FdEvents = Object.freeze({ readable: false, writable: true });
+const BOTH: FdEvents = Object.freeze({ readable: true, writable: true });
+
 /** Watches `fd`; `callback` runs on the event loop while an awaited event holds. Not started. */
 export function watchFd(fd: number, callback: (events: FdEvents) => void): FdWatch {
   const k = koffi();
@@ -36,8 +43,10 @@ export function watchFd(fd: number, callback: (events: FdEvents) => void): FdWat
   // A libuv error (status < 0) is reported as both events, so the owner's next call sees the errno.
   const cb = ((status: number, events: { readable?: boolean; writable?: boolean } | undefined) => {
     if (closed) return;
-    if (status < 0) callback({ readable: true, writable: true });
-    else callback({ readable: events?.readable ?? false, writable: events?.writable ?? false });
+    if (status < 0) return callback(BOTH);
+    const readable = events?.readable === true;
+    const writable = events?.writable === true;
+    callback(readable ? (writable ? BOTH : READABLE) : writable ? WRITABLE : NONE);
   }) as unknown as (ev: Koffi.node.PollEvents) => void;
   return {
     update(events) {

@@ -18,6 +18,7 @@ export interface TreeDevice {
   readonly group?: number;
   readonly numaNode?: number;
   readonly bootVga?: boolean;
+  /** reset_method's contents ("flr bus"); omitted: no such file, as Linux 5.15+ shows a device it cannot reset. */
   readonly resetMethod?: string;
   readonly physfn?: string;
 }
@@ -30,6 +31,8 @@ export interface TreeSpec {
   readonly iommuUnits?: readonly { name: string; ecap?: string }[];
   readonly acpiTables?: readonly string[];
   readonly cmdline?: string;
+  /** proc/sys/kernel/osrelease; omitted: not known. */
+  readonly osrelease?: string;
   readonly interrupts?: string;
   readonly status?: string;
   readonly limits?: string;
@@ -71,6 +74,8 @@ export async function buildMachineTree(spec: TreeSpec): Promise<{ root: string; 
     await put(join(dir, "numa_node"), `${d.numaNode ?? -1}\n`);
     await put(join(dir, "driver_override"), "(null)\n");
     if (d.bootVga !== undefined) await put(join(dir, "boot_vga"), d.bootVga ? "1\n" : "0\n");
+    // The kernel never shows an empty reset_method (it hides the attribute instead).
+    if (d.resetMethod !== undefined && d.resetMethod.trim() === "") throw new Error(`${d.address}: Linux shows no empty reset_method; leave resetMethod out`);
     if (d.resetMethod !== undefined) await put(join(dir, "reset_method"), `${d.resetMethod}\n`);
     await link(join(sys, "bus", "pci", "devices", d.address), dir);
     if (d.driver !== undefined) {
@@ -103,6 +108,7 @@ export async function buildMachineTree(spec: TreeSpec): Promise<{ root: string; 
   }
   if (spec.cmdline !== undefined) await put(join(root, "proc", "cmdline"), `${spec.cmdline}\n`);
   if (spec.interrupts !== undefined) await put(join(root, "proc", "interrupts"), spec.interrupts);
+  if (spec.osrelease !== undefined) await put(join(root, "proc", "sys", "kernel", "osrelease"), `${spec.osrelease}\n`);
   await put(join(root, "proc", "self", "status"), spec.status ?? "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n");
   await put(join(root, "proc", "self", "limits"), spec.limits ?? "Max locked memory         8388608              8388608              bytes\n");
   if (spec.devVfio !== undefined) await put(join(root, "dev", "vfio.list"), spec.devVfio);
@@ -121,14 +127,15 @@ export const PLAIN_INTERRUPTS = "           CPU0       CPU1\n  0:         40    
 export const GUEST_LIKE: TreeSpec = {
   devices: [
     { address: "0000:00:00.0", vendor: 0x8086, device: 0x29c0, classCode: 0x060000, group: 0 },
-    { address: "0000:00:03.0", vendor: 0x1234, device: 0x11e8, classCode: 0xff0000, group: 1, driver: "vfio-pci", resetMethod: "" },
+    { address: "0000:00:03.0", vendor: 0x1234, device: 0x11e8, classCode: 0xff0000, group: 1, driver: "vfio-pci" },
     { address: "0000:00:04.0", vendor: 0x1b36, device: 0x0001, classCode: 0x060400, group: 2 },
     { address: "0000:01:01.0", parent: "0000:00:04.0", vendor: 0x1234, device: 0x11e8, classCode: 0xff0000, group: 2 },
-    { address: "0000:01:02.0", parent: "0000:00:04.0", vendor: 0x8086, device: 0x100e, classCode: 0x020000, group: 2, driver: "e1000", resetMethod: "" },
+    { address: "0000:01:02.0", parent: "0000:00:04.0", vendor: 0x8086, device: 0x100e, classCode: 0x020000, group: 2, driver: "e1000" },
   ],
   iommuUnits: [{ name: "dmar0", ecap: "f0205e" }],
   acpiTables: ["APIC", "DMAR", "FACP"],
   cmdline: "console=ttyS0 intel_iommu=on panic=-1",
+  osrelease: "6.1.0-56-amd64",
   interrupts: REMAPPED_INTERRUPTS,
   devVfio: "1 c 600 0 0\nvfio c 666 0 0\n",
   extraDrivers: ["pcieport"],

@@ -28,6 +28,14 @@ test("diagnose() an edu alone in its group, bound to vfio-pci, as root: ready", 
   assert.equal(report.devVfio.group?.name, "1");
 });
 
+test("diagnose() reads a missing reset_method as 'none' from Linux 5.15 (which hides it then) and as unknown before", async (t) => {
+  const old = await check(t, { ...GUEST_LIKE, osrelease: "5.10.0-30-amd64" }, "00:03.0");
+  assert.equal(codes(old.findings).includes("no-reset"), false);
+  assert.equal(old.members[0]?.pci?.resetMethods, undefined);
+  const resettable = await check(t, { ...GUEST_LIKE, devices: GUEST_LIKE.devices.map((d) => (d.address === "0000:00:03.0" ? { ...d, resetMethod: "flr" } : d)) }, "00:03.0");
+  assert.deepEqual(codes(resettable.findings), []);
+});
+
 test("diagnose() the edu behind the bridge: not viable because of e1000, fix is unbind or bind to vfio-pci", async (t) => {
   const report = await check(t, GUEST_LIKE, "0000:01:01.0");
   assert.equal(report.ready, false);
@@ -87,17 +95,20 @@ test("diagnose() without vfio-pci loaded says to load it", async (t) => {
   assert.deepEqual(codes(report.findings).slice(0, 2), ["vfio-module-missing", "not-bound-to-vfio"]);
 });
 
-test("diagnose() on this machine (no IOMMU) says only that, not to bind", async () => {
+test("diagnose() on this machine (no IOMMU) says only that, not to bind; its virtio NIC has no reset method (Linux 6.18 shows no reset_method)", async () => {
   const env = nodeHostEnvironment({ root: fixturePath("sysfs/host-no-iommu") });
   const report = await diagnose(env, { kind: "device", address: parsePciAddress("00:03.0") });
-  assert.deepEqual(codes(report.findings), ["iommu-inactive"]);
+  assert.deepEqual(codes(report.findings), ["iommu-inactive", "no-reset"]);
+  assert.deepEqual(report.members[0]?.pci?.resetMethods, []);
   assert.equal(report.ready, false);
 });
 
-test("diagnose() rejects a device or group that does not exist with a usage error coded ENOENT", async () => {
+test("diagnose() rejects a device or group that does not exist with a usage error coded ENOENT; a group where no IOMMU is active, ENODEV", async () => {
   const env = nodeHostEnvironment({ root: fixturePath("sysfs/host-no-iommu") });
   await assert.rejects(diagnose(env, { kind: "device", address: parsePciAddress("09:00.0") }), { name: "VfioUsageError", code: "ENOENT" });
-  await assert.rejects(diagnose(env, { kind: "group", id: 3 }), { name: "VfioUsageError", code: "ENOENT" });
+  await assert.rejects(diagnose(env, { kind: "group", id: 3 }), { name: "VfioError", code: "ENODEV" });
+  const guest = nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-bound") });
+  await assert.rejects(diagnose(guest, { kind: "group", id: 42 }), { name: "VfioUsageError", code: "ENOENT" });
 });
 
 test("diagnose() on the Linux 6.1 guest capture with e1000 bound: the bridge group is not viable, fix e1000 at 01:02.0", async () => {
@@ -148,4 +159,20 @@ test("diagnose() on the guest capture reports its Linux 6.1 release and no kerne
   const report = await diagnose(nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-unbound") }), parseCheckTarget("00:03.0"));
   assert.match(report.kernelRelease ?? "", /^6\.1\./);
   assert.ok(!codes(report.findings).includes("kernel-before-dma-ownership"));
+});
+
+test("diagnose() is not ready while a process holds /dev/vfio/<group> open, and names it", async (t) => {
+  const tree = await buildMachineTree(GUEST_LIKE);
+  t.after(tree.cleanup);
+  const asked: string[] = [];
+  const openers = async (path: string) => {
+    asked.push(path);
+    return path === "/dev/vfio/1" ? ["4242 (qemu-system-x86)"] : [];
+  };
+  const held = await diagnose(nodeHostEnvironment({ root: tree.root }), parseCheckTarget("00:03.0"), { openers });
+  assert.equal(held.ready, false);
+  assert.deepEqual(held.findings.filter((f) => f.code === "group-open").map((f) => f.code === "group-open" && f.openers), [["4242 (qemu-system-x86)"]]);
+  assert.deepEqual(asked, ["/dev/vfio/1"]);
+  const free = await diagnose(nodeHostEnvironment({ root: tree.root }), parseCheckTarget("01:01.0"), { openers });
+  assert.equal(free.findings.some((f) => f.code === "group-open"), false);
 });

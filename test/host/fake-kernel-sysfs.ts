@@ -93,13 +93,24 @@ export class FakeKernelSysfs implements Sysfs {
     if (driver) this.links.delete(`bus/pci/drivers/${driver}/${address}`);
   }
 
-  async read(path: string): Promise<string | undefined> {
+  /**
+   * A device reached through its group or the device tree (kernel/iommu_groups/N/devices/X/driver,
+   * devices/pci0000:00/X/driver) is the same directory as bus/pci/devices/X, as the kernel's links make it.
+   */
+  private canonical(path: string): string {
+    const m = /^(?:kernel\/iommu_groups\/\d+\/devices|devices\/pci0000:00)\/([^/]+)\/(.+)$/.exec(path);
+    return m && this.devices.has(m[1]!) ? `bus/pci/devices/${m[1]}/${m[2]}` : path;
+  }
+
+  async read(given: string): Promise<string | undefined> {
+    const path = this.canonical(given);
     const m = /^bus\/pci\/devices\/([^/]+)\/driver_override$/.exec(path);
     if (m && this.devices.has(m[1]!)) return `${this.devices.get(m[1]!)!.override ?? "(null)"}\n`;
     return this.files.get(path);
   }
 
-  async list(path: string): Promise<readonly string[] | undefined> {
+  async list(given: string): Promise<readonly string[] | undefined> {
+    const path = this.canonical(given);
     const prefix = `${path}/`;
     const names = new Set<string>();
     for (const key of [...this.files.keys(), ...this.links.keys(), ...this.dirs]) {
@@ -110,7 +121,7 @@ export class FakeKernelSysfs implements Sysfs {
   }
 
   async readlink(path: string): Promise<string | undefined> {
-    return this.links.get(path);
+    return this.links.get(this.canonical(path));
   }
 
   async write(path: string, value: string): Promise<void> {

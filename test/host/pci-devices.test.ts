@@ -29,7 +29,9 @@ test("readPciDevice() follows bridges, groups, boot_vga, reset_method", async (t
   const e1000 = await readPciDevice(sysfs, parsePciAddress("01:02.0"));
   assert.equal(e1000?.driver, "e1000");
   assert.equal(e1000?.iommuGroup, 2);
-  assert.deepEqual(e1000?.resetMethods, []);
+  // No reset_method file (Linux hides it for a device it cannot reset): sysfs alone cannot
+  // tell that from a kernel before 5.15, so readPciDevice says unknown (diagnose() knows the kernel).
+  assert.equal(e1000?.resetMethods, undefined);
   assert.equal(await readPciDevice(sysfs, parsePciAddress("09:00.0")), undefined);
 });
 

@@ -8,13 +8,15 @@ import { formatStep, planBind, type BindPlan, type BindStep } from "../../host/b
 import { checkDevices, checkGroupsClosed, type SafetyFinding } from "../../host/safety-checks.js";
 import type { Sysfs } from "../../api/sysfs.js";
 import type { Journal } from "../../host/journal.js";
+import { vfioCommand } from "../../host/fix-action.js";
 import { executePersist, formatPersistAction, planPersist, readPciId, type PersistDevice } from "../../host/persist.js";
 import { defaultBindingDeps, shownPath, type BindingDeps } from "../binding-deps.js";
 import type { Command, CommandIo } from "../command.js";
-import { parseCommandArgs, usageError } from "../parse-args.js";
+import { toJson } from "../describe-device.js";
+import { parseCommandArgs, parseTimeout, usageError } from "../parse-args.js";
 
-const usage = `usage: vfio bind <device>... [--dry-run] [--force] [--persist] [--timeout <ms>]
-                 [--sysfs <dir>] [--journal <file>]
+const usage = `usage: vfio bind <device>... [--dry-run [--json]] [--force] [--persist] [--timeout <ms>]
+                 [--sysfs <dir> | --emulated] [--journal <file>]
 
 Binds each device, and every other member of its IOMMU group that would keep the group from
 being viable, to vfio-pci: for each, driver_override, unbind, drivers_probe, and a check of
@@ -22,16 +24,21 @@ the driver link. Bridges and devices on pci-stub or pcieport stay as they are.
 
 Before any write it refuses, naming what it found, unless --force: a network interface of
 a device that is up, has addresses or routes; a block device that is mounted, swap, or under
-LVM/MD/dm; the boot VGA device or a framebuffer; a group that a VFIO user has open.
+LVM/MD/dm; a mounted virtio-9p or virtiofs share; the boot VGA device or a framebuffer; a
+group that a VFIO user has open. What hangs off the device counts (a virtio NIC's interface
+sits below its virtio device).
 
   --dry-run        print the plan and every sysfs write, in order, and change nothing
+  --json           with --dry-run: the plan, the safety findings and the persist plan as JSON
   --force          go on despite the safety findings
   --persist        also keep the binding across reboots: driverctl override files where
                    driverctl is installed, else /etc/modprobe.d/vfio-ts.conf (by device ID)
                    and the initramfs configuration; 'vfio unpersist' undoes it
   --timeout <ms>   limit for each write and check (default 10000)
   --sysfs <dir>    act on this sysfs tree instead of /sys: a sysfs tree, or a directory
-                   captured by scripts/capture-sysfs.sh (holding sys/)
+                   captured by scripts/capture-sysfs.sh (holding sys/; its proc/ answers
+                   the safety checks)
+  --emulated       act on the built-in emulated machine (journal in memory unless --journal)
   --journal <file> the journal (default /run/vfio-ts/journal.json)
 
 A failure part-way puts every device already touched back on its driver.
@@ -80,13 +87,7 @@ async function persistDevices(plan: BindPlan, journal: Journal, sysfs: Sysfs): P
   return out;
 }
 
-/** The --timeout value of `command` in milliseconds; rejects anything but a positive integer. */
-export function parseTimeout(command: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = Number(text);
-  if (!Number.isInteger(ms) || ms <= 0) throw usageError(command, `--timeout wants a positive number of milliseconds, not '${text}'`);
-  return ms;
-}
+export { parseTimeout } from "../parse-args.js";
 
 /** `vfio bind` over `deps` (tests pass a fake kernel sysfs and an in-memory journal). */
 export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
@@ -97,41 +98,55 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
     async run(args, io) {
       const { values, positionals } = parseCommandArgs("bind", args, {
         "dry-run": { type: "boolean" }, force: { type: "boolean" }, persist: { type: "boolean" },
-        timeout: { type: "string" }, sysfs: { type: "string" }, journal: { type: "string" },
+        timeout: { type: "string" }, sysfs: { type: "string" }, emulated: { type: "boolean" }, journal: { type: "string" },
+        json: { type: "boolean" },
       }, { min: 1, max: Infinity, name: "device" });
       const dryRun = values["dry-run"] === true;
+      // A real bind reports each write as it happens; as data, only the plan is whole beforehand.
+      if (values.json && !dryRun) throw usageError("bind", "--json goes with --dry-run");
+      const out: CommandIo = values.json ? { ...io, stdout: { write: () => true }, stderr: { write: () => true } } : io;
       const force = values.force === true;
       const stepTimeoutMs = parseTimeout("bind", values.timeout);
-      if (values.persist && values.sysfs !== undefined) {
-        throw usageError("bind", "--persist changes this host's boot configuration; it does not go with --sysfs");
+      if (values.persist && (values.sysfs !== undefined || values.emulated)) {
+        throw usageError("bind", `--persist changes this host's boot configuration; it does not go with ${values.emulated ? "--emulated" : "--sysfs"}`);
       }
-      const sysfs = await deps.openSysfs(values.sysfs);
+      const target = await deps.openTarget("bind", values);
+      const { sysfs, journal } = target;
       const plan = await planBind(sysfs, positionals);
-      io.stdout.write(formatPlan(plan, sysfs));
+      out.stdout.write(formatPlan(plan, sysfs));
       const moving = plan.members.filter((m) => m.action === "bind").map((m) => m.address);
       const findings = [
-        ...(await checkDevices(sysfs, deps.probe, moving)),
-        ...(await checkGroupsClosed(deps.probe, plan.groups, deps.devRoot)),
+        ...(await checkDevices(sysfs, target.probe, moving)),
+        ...(await checkGroupsClosed(target.probe, plan.groups)),
       ];
-      if (!reportFindings(findings, force, dryRun, io)) {
+      if (!reportFindings(findings, force, dryRun, out)) {
         io.stderr.write(`vfio bind: refused (${findings.length} finding${findings.length === 1 ? "" : "s"}); nothing was changed. --force overrides.\n`);
         return 1;
       }
-      const journal = deps.openJournal(values.journal);
       const persisting = values.persist ? await persistDevices(plan, journal, sysfs) : [];
       const persistPlan = values.persist ? await planPersist(deps.openConfigFs(), sysfs, persisting, { force }) : undefined;
       if (persistPlan) {
-        io.stdout.write(`Persist (${persistPlan.method}):\n`);
-        for (const action of persistPlan.actions) io.stdout.write(`  ${formatPersistAction(action, deps.openConfigFs().root)}\n`);
+        out.stdout.write(`Persist (${persistPlan.method}):\n`);
+        for (const action of persistPlan.actions) out.stdout.write(`  ${formatPersistAction(action, deps.openConfigFs().root)}\n`);
+      }
+      if (values.json) {
+        io.stdout.write(toJson({
+          groups: plan.groups, members: plan.members,
+          steps: plan.steps.map((step) => ("path" in step ? { ...step, path: shownPath(sysfs, step.path) } : step)),
+          findings, refusedWithoutForce: findings.length > 0 && !force, persist: persistPlan ?? null,
+        }));
       }
       if (dryRun) return 0;
       if (plan.steps.length > 0) {
         io.stdout.write("Running:\n");
         await executeBind(plan, {
-          sysfs, journal, loadModule: deps.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+          sysfs, journal, loadModule: target.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
           onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
         });
-        io.stdout.write(`Bound ${moving.join(", ")} to vfio-pci; 'vfio restore' puts them back (journal: ${journal.description}).\n`);
+        const restore = vfioCommand(target.fix, "restore", ...(values.journal === undefined ? [] : ["--journal", values.journal]));
+        io.stdout.write(values.emulated && values.journal === undefined
+          ? `Bound ${moving.join(", ")} to vfio-pci on the emulated machine, which ends with this command: give --journal FILE to bind and restore to carry its bindings over.\n`
+          : `Bound ${moving.join(", ")} to vfio-pci; '${restore}' puts them back (journal: ${journal.description}).\n`);
       }
       if (persistPlan) {
         try {

@@ -4,12 +4,13 @@
  */
 import { diagnose, parseCheckTarget, type CheckReport, type Finding } from "../../host/diagnose.js";
 import type { FixAction } from "../../host/fix-action.js";
+import { noIommuText } from "../../api/no-iommu.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
 import { formatBytes } from "../format.js";
-import { formatTable, styleFor, type Style } from "../style.js";
+import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
 
 function actionText(action: FixAction): string {
   switch (action.kind) {
@@ -25,6 +26,7 @@ function actionText(action: FixAction): string {
 /** An action with its commands: `vfio bind` first where it applies, the raw sysfs writes as the alternative. */
 function actionLines(action: FixAction, indent: string): string[] {
   if (action.kind === "bind-vfio-pci") {
+    if (action.commands.length === 0) return [`${indent}${actionText(action)}:`, `${indent}  ${action.vfio}`];
     return [
       `${indent}${actionText(action)}:`,
       `${indent}  ${action.vfio}`,
@@ -32,14 +34,16 @@ function actionLines(action: FixAction, indent: string): string[] {
       ...action.commands.map((c) => `${indent}    ${c}`),
     ];
   }
+  if (action.commands.length === 0) return [`${indent}${actionText(action)} (on the machine that was inspected)`];
   return [`${indent}${actionText(action)}:`, ...action.commands.map((c) => `${indent}  ${c}`)];
 }
 
-function findingLines(f: Finding, style: Style): string[] {
+/** The lines of one finding, as `vfio check` prints them (vfio passthrough prints them too). */
+export function findingLines(f: Finding, style: Style): string[] {
   const label = f.severity === "error" ? style.red("error:") : style.yellow("warning:");
   switch (f.code) {
     case "iommu-inactive":
-      return [`${label} no IOMMU is active: ${f.reason}`];
+      return [`${label} ${noIommuText(f.reason)}`];
     case "interrupt-remapping-off":
       return [`${label} interrupt remapping is off: ${f.fix}`];
     case "interrupt-remapping-unknown":
@@ -77,10 +81,12 @@ function findingLines(f: Finding, style: Style): string[] {
       return [`${label} ${f.device}: ${f.fix}`];
     case "no-reset":
       return [`${label} ${f.device}: ${f.fix}`];
+    case "group-open":
+      return [`${label} group ${f.group} is open by ${f.openers.join(", ")}: ${f.fix}`];
   }
 }
 
-function render(report: CheckReport, ids: PciIds, style: Style): string {
+function render(report: CheckReport, ids: PciIds, style: Style, width: number | undefined): string {
   const what = report.target.kind === "device" ? report.target.address : `group ${report.target.id}`;
   const out: string[] = [`${style.bold(what)}: ${report.ready ? style.green("ready for VFIO") : style.red("not ready for VFIO")}`, ""];
   const { iommu } = report;
@@ -124,6 +130,8 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
           m.pci ? deviceName(m.pci, ids) : "(not PCI)",
           m.driver === undefined ? "no driver" : m.blocks ? style.red(`${m.driver} (claims kernel DMA)`) : m.driver,
         ]),
+        width,
+        [4, 3],
       ),
       "",
     );
@@ -148,7 +156,8 @@ function json(report: CheckReport, ids: PciIds): unknown {
       pci: m.pci === undefined ? null : deviceJson(m.pci, ids),
     })),
     devVfio: report.devVfio,
-    memlock: report.memlock ?? null,
+    // Unlimited is the kernel's word in /proc/<pid>/limits; undefined would vanish from JSON.
+    memlock: report.memlock === undefined ? null : { soft: report.memlock.soft ?? "unlimited", hard: report.memlock.hard ?? "unlimited" },
     findings: report.findings,
   };
 }
@@ -158,11 +167,12 @@ export const checkCommand: Command = {
   name: "check",
   summary: "is a device or IOMMU group ready for VFIO, and what to do if not",
   usage: [
-    "usage: vfio check <device|group> [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "usage: vfio check <device|group> [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
     "",
     "A readiness report for a PCI device (0000:01:00.0 or 01:00.0) or an IOMMU group number:",
     "IOMMU on, interrupt remapping, every group member with its driver, the verdict, exactly",
-    "which devices to unbind or bind (with the commands), /dev/vfio access, and memlock.",
+    "which devices to unbind or bind (with the commands), /dev/vfio access, memlock, and",
+    "who holds the group open. Printed commands name the machine inspected (--sysfs, --emulated).",
     "Exit status 0 when ready, 1 when not, 2 for a usage error.",
     "",
     "options:",
@@ -171,8 +181,9 @@ export const checkCommand: Command = {
   async run(args, io) {
     const options = await parseHostOptions("check", args, { min: 1, max: 1, name: "device or group" });
     const target = parseCheckTarget(options.positionals[0]!);
-    const report = await diagnose(options.env, target);
-    io.stdout.write(options.json ? toJson(json(report, options.pciIds)) : render(report, options.pciIds, styleFor(io)));
+    const { fix, probe } = options.target;
+    const report = await diagnose(options.env, target, { fix, openers: (path) => probe.openers(path) });
+    io.stdout.write(options.json ? toJson(json(report, options.pciIds)) : render(report, options.pciIds, styleFor(io), terminalWidth(io)));
     return report.ready ? 0 : 1;
   },
 };

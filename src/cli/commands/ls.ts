@@ -2,22 +2,30 @@
  * `vfio ls`: IOMMU groups and their devices (address, name, class, driver, viable or not).
  * Without an active IOMMU it says so in one line and still lists the PCI devices.
  */
+import { noIommuText } from "../../api/no-iommu.js";
+import { vfioCommand, type FixContext } from "../../host/fix-action.js";
 import type { IommuStatus } from "../../host/iommu-status.js";
 import { readInventory, type Inventory } from "../../host/inventory.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
-import { formatTable, styleFor, type Style } from "../style.js";
+import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
+
+/** "No IOMMU…": a sentence of its own. */
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
 function iommuLine(iommu: IommuStatus, style: Style): string {
-  if (!iommu.active) return style.yellow(`No IOMMU is active: ${iommu.inactiveReason}.`);
+  if (!iommu.active) return style.yellow(`${capitalized(noIommuText(iommu.inactiveReason))}.`);
   const units = iommu.units.length > 0 ? ` (${iommu.units.map((u) => u.name).join(", ")})` : "";
   const ir = iommu.interruptRemapping === "enabled" ? "interrupt remapping on" : iommu.interruptRemapping === "disabled" ? style.red("interrupt remapping off") : "interrupt remapping unknown";
   return `IOMMU active${units}: ${iommu.groupCount} group${iommu.groupCount === 1 ? "" : "s"}, ${ir}.`;
 }
 
-function render(inventory: Inventory, ids: PciIds, style: Style): string {
+/** Per group, the processes holding /dev/vfio/<group> open (a VM, a driver). */
+type Openers = ReadonlyMap<number, readonly string[]>;
+
+function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -52,19 +60,23 @@ function render(inventory: Inventory, ids: PciIds, style: Style): string {
       rows.push(withGroups ? ["-", "-", ...row] : row);
     }
   }
-  lines.push(rows.length > 0 ? formatTable(rows) : "No PCI devices.");
+  // NAME, then CLASS, give way: the ids beside them name the device too.
+  const names = inventory.groups.length > 0 ? [5, 4] : [3, 2];
+  lines.push(rows.length > 0 ? formatTable(rows, width, names) : "No PCI devices.");
   const blocked = inventory.groups.filter((g) => !g.viability.viable);
   if (blocked.length > 0) {
     lines.push("");
     for (const g of blocked) {
       const who = g.viability.blockers.map((b) => `${b.name} (${b.driver})`).join(", ");
-      lines.push(`Group ${g.group.id} is not viable: ${who} claim${g.viability.blockers.length === 1 ? "s" : ""} kernel DMA; 'vfio check ${g.group.id}' says how to fix it.`);
+      lines.push(`Group ${g.group.id} is not viable: ${who} claim${g.viability.blockers.length === 1 ? "s" : ""} kernel DMA; '${vfioCommand(fix, "check", String(g.group.id))}' says how to fix it.`);
     }
   }
+  if (openers.size > 0) lines.push("");
+  for (const [group, who] of openers) lines.push(`Group ${group} is open by ${who.join(", ")}: in use by a VFIO user.`);
   return `${lines.join("\n")}\n`;
 }
 
-function json(inventory: Inventory, ids: PciIds): unknown {
+function json(inventory: Inventory, ids: PciIds, openers: Openers): unknown {
   return {
     iommu: inventory.iommu,
     groups: inventory.groups.map(({ group, viability, devices }) => ({
@@ -74,6 +86,7 @@ function json(inventory: Inventory, ids: PciIds): unknown {
       viable: viability.viable,
       blockers: viability.blockers.map((b) => ({ device: b.name, driver: b.driver })),
       members: group.members.map((m) => ({ name: m.name, driver: m.driver ?? null })),
+      openers: openers.get(group.id) ?? [],
       devices: devices.map((d) => deviceJson(d, ids)),
     })),
     devices: inventory.devices.map((d) => deviceJson(d, ids)),
@@ -85,11 +98,12 @@ export const lsCommand: Command = {
   name: "ls",
   summary: "list IOMMU groups and their devices, viable or not",
   usage: [
-    "usage: vfio ls [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "usage: vfio ls [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
     "",
     "Lists IOMMU groups and their PCI devices: address, ids, class, name, driver, and whether",
     "each group is viable for VFIO (no member bound to a driver that claims kernel DMA, as",
-    "Linux 6.1 decides). Without an active IOMMU, says why and lists the PCI devices.",
+    "Linux 6.1 decides), and which processes hold a group open. Without an active IOMMU,",
+    "says why and lists the PCI devices.",
     "",
     "options:",
     HOST_OPTIONS_USAGE,
@@ -97,7 +111,15 @@ export const lsCommand: Command = {
   async run(args, io) {
     const options = await parseHostOptions("ls", args, { min: 0, max: 0, name: "argument" });
     const inventory = await readInventory(options.env);
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds)) : render(inventory, options.pciIds, styleFor(io)));
+    const openers = new Map<number, readonly string[]>();
+    // Only a group with a member on vfio-pci has a /dev/vfio/<group> to hold open: ask for those.
+    const nodes = new Set((await options.env.listDevVfio())?.map((n) => n.name));
+    for (const { group } of inventory.groups) {
+      if (!nodes.has(String(group.id))) continue;
+      const who = await options.target.probe.openers(`/dev/vfio/${group.id}`);
+      if (who.length > 0) openers.set(group.id, who);
+    }
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io)));
     return 0;
   },
 };

@@ -3,6 +3,7 @@ import { idleHostProbe, type HostProbe } from "../../../src/host/host-probe.js";
 import { memoryJournal, type Journal } from "../../../src/host/journal.js";
 import type { BindingDeps } from "../../../src/cli/binding-deps.js";
 import { nodeConfigFs } from "../../../src/host/persist.js";
+import { sysfsOnlyEnvironment } from "../../../src/host/sysfs-only-environment.js";
 import type { CommandIo } from "../../../src/cli/command.js";
 import { FakeKernelSysfs } from "../../host/fake-kernel-sysfs.js";
 
@@ -20,11 +21,10 @@ export function deps(
   config?: { root: string; ran: string[][] },
 ): BindingDeps {
   return {
-    openSysfs: async () => sysfs,
-    openJournal: () => journal,
-    probe,
-    loadModule: async (m) => sysfs.loadDriver(m),
-    devRoot: "/dev",
+    openTarget: async () => ({
+      sysfs, env: sysfsOnlyEnvironment(sysfs), probe, journal, fix: { vfioOptions: [], sysfs: sysfs.description, live: true },
+      loadModule: async (m: string) => sysfs.loadDriver(m),
+    }),
     openConfigFs: () => {
       if (!config) throw new Error("this test gave no configuration root");
       return nodeConfigFs(config.root);
