@@ -1,13 +1,14 @@
 /**
  * RegionMapping over mmap'd device memory (a BAR mapped through the device fd at the region's
  * offset, vfio.h "VFIO_REGION_INFO_FLAG_MMAP"). Accesses are plain typed-array loads and stores:
- * no system call, no copy (DESIGN.md, "Paths that must be fast").
+ * no system call, no copy (docs/architecture.md, "Register path").
  *
- * Safety: after `unmap()` the accessors see zero-length arrays and throw RangeError, and the
+ * Safety: after `unmap()` the accessors see zero-length arrays and throw (EFAULT), and the
  * memory behind any `bytes` a caller kept is replaced by a placeholder (retire-mapping.ts), so
  * no access can reach unmapped memory.
  */
 import type { RegionMapping } from "../api/device.js";
+import { VfioSystemError, errnoValue } from "../api/errors.js";
 import type { Libc } from "./libc.js";
 import { retireMapping } from "./retire-mapping.js";
 
@@ -153,8 +154,9 @@ export class MmapRegionMapping implements RegionMapping {
     this.unmap();
   }
 
-  #bad(offset: number, width: number): RangeError {
-    if (this.#address === 0n) return new RangeError(`region ${this.index}: access at ${offset} after unmap()`);
+  #bad(offset: number, width: number): Error {
+    // Used after unmap: EFAULT, as on every backend (api/op.ts "mapping access").
+    if (this.#address === 0n) return new VfioSystemError("mapping access", errnoValue("EFAULT"), "syscall", `region ${this.index} mapping`, `access at ${offset} after unmap()`);
     if (!this.writable && offset >= 0 && offset + width <= this.size) return new RangeError(`region ${this.index}: the mapping is read-only (the region has no WRITE flag)`);
     return new RangeError(`region ${this.index}: ${width}-byte access at ${offset} is outside the ${this.size}-byte mapping or misaligned`);
   }
