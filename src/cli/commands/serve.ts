@@ -24,7 +24,7 @@ const limitOptions: readonly (readonly [string, keyof ServerLimits, string])[] =
   ["max-dma-maps", "maxDmaMaps", "DMA windows a client may map (max_dma_maps)"],
 ];
 
-const usage = `usage: vfio serve <model> --socket PATH [--no-fds] [limits]
+const usage = `usage: vfio serve <model> --socket PATH [--no-fds] [model options] [limits]
 
 Serves a device model over vfio-user on a UNIX socket, to one client at a time.
 Stops on SIGINT or SIGTERM and removes the socket. Every DMA the device could not
@@ -36,15 +36,18 @@ ${Object.entries(deviceModels).map(([name, m]) => `  ${name.padEnd(8)}${m.summar
 options:
   --socket PATH   where to create the socket (--socket-path=PATH is accepted too)
   --no-fds        serve without fd passing: DMA by DMA_READ/DMA_WRITE messages, no interrupts
+${Object.values(deviceModels).flatMap((m) => m.optionHelp ?? []).join("\n")}
 
 limits (what one client may cost; the defaults suit a VMM):
 ${limitOptions.map(([name, key, what]) => `  --${`${name} N`.padEnd(24)}${what} (${defaultServerLimits[key]})`).join("\n")}
 `;
 
-/** The model, socket path and fd passing of `vfio serve` arguments; a VfioUsageError for anything else. */
-function parse(args: readonly string[]): { model: string; socket: string; fds: boolean; limits: Partial<ServerLimits> } {
+/** The model, socket path, fd passing, model options and limits of `vfio serve` arguments; a VfioUsageError for anything else. */
+function parse(args: readonly string[]): { model: string; socket: string; fds: boolean; values: Record<string, string | boolean | undefined>; limits: Partial<ServerLimits> } {
+  // Every model's options parse; a model's options given to another model are refused below.
+  const modelOptions: Record<string, { type: "string" }> = Object.assign({}, ...Object.values(deviceModels).map((m) => m.options ?? {}));
   const { values, positionals } = parseCommandArgs("serve", args, {
-    socket: { type: "string" }, "socket-path": { type: "string" }, "no-fds": { type: "boolean" },
+    ...modelOptions, socket: { type: "string" }, "socket-path": { type: "string" }, "no-fds": { type: "boolean" },
     ...Object.fromEntries(limitOptions.map(([name]) => [name, { type: "string" as const }])),
   }, { min: 0, max: 1, name: "model" });
   const limits: Record<string, number> = {};
@@ -63,18 +66,21 @@ function parse(args: readonly string[]): { model: string; socket: string; fds: b
   if (values.socket !== undefined && values["socket-path"] !== undefined) throw usageError("serve", "give --socket or --socket-path, not both");
   const socket = values.socket ?? values["socket-path"];
   if (!socket) throw usageError("serve", "--socket PATH is required");
-  return { model, socket, fds: values["no-fds"] !== true, limits };
+  const foreign = Object.keys(modelOptions).find((name) => (values as Record<string, unknown>)[name] !== undefined && !(name in (deviceModels[model]!.options ?? {})));
+  if (foreign) throw usageError("serve", `--${foreign} is not an option of the ${model} model`);
+  return { model, socket, fds: values["no-fds"] !== true, values: values as Record<string, string | boolean | undefined>, limits };
 }
 
 /** `vfio serve`. */
 export const serveCommand: Command = {
   name: "serve",
-  summary: "serve a device model (edu) over vfio-user on a UNIX socket",
+  summary: "serve a device model (edu, nvme) over vfio-user on a UNIX socket",
   usage,
   async run(args, io) {
-    const { model, socket, fds, limits } = parse(args);
+    const { model, socket, fds, values, limits } = parse(args);
     await checkServeSocketPath(socket);
-    const server = await VfioUserServer.listen(deviceModels[model]!.create(), socket, {
+    const device = deviceModels[model]!.create(values);
+    const server = await VfioUserServer.listen(device, socket, {
       fds,
       ...limits,
       onDisconnect: (error) => io.stderr.write(`client left${error ? `: ${error.message}` : ""}\n`),
@@ -93,6 +99,7 @@ export const serveCommand: Command = {
       process.on("SIGTERM", stop);
     });
     await server.close();
+    (device as { close?(): void }).close?.();
     io.stdout.write(`stopped after ${server.served} client${server.served === 1 ? "" : "s"}\n`);
     return 0;
   },
