@@ -179,17 +179,31 @@ export class DmaWindows {
   }
 
   /**
-   * Removes the window that exactly matches; throws ENOENT when none does (the spec's
-   * answer and libvfio-user's; see README "vfio-user" on why not Linux type1's success).
+   * Removes every window inside [address, address+size), as Linux type1 (v2) unmaps
+   * (drivers/vfio/vfio_iommu_type1.c vfio_dma_do_unmap): a range that cuts a window at either
+   * end is EINVAL, and a range that holds no window succeeds with nothing removed. The spec
+   * and libvfio-user want an exact match and answer ENOENT otherwise; QEMU's vIOMMU unmaps
+   * whole IOVA ranges and expects type1's answer, and a window left mapped after the guest
+   * unmapped its range would let the device reach memory it no longer may (README "vfio-user").
+   * Returns the bytes unmapped.
    */
-  remove(address: bigint, size: bigint): void {
-    const i = this.#upperBound(address) - 1;
-    const w = this.#windows[i];
-    if (!w || w.address !== address || w.size !== size) {
-      throw new VfioSystemError("VFIO_USER_DMA_UNMAP", errnoValue("ENOENT"), "vfio-user", undefined, `no window at 0x${address.toString(16)} of ${size} bytes`);
+  remove(address: bigint, size: bigint): bigint {
+    const unmapErr = (detail: string): VfioSystemError => new VfioSystemError("VFIO_USER_DMA_UNMAP", errnoValue("EINVAL"), "vfio-user", undefined, detail);
+    if (size === 0n || address + size > 1n << 64n) throw unmapErr("an empty range, or one past 2^64");
+    const end = address + size;
+    const first = this.lookup(address, 1);
+    if (first && first.address !== address) throw unmapErr(`the range starts inside the window at 0x${first.address.toString(16)}`);
+    const last = this.lookup(end - 1n, 1);
+    if (last && last.address + last.size !== end) throw unmapErr(`the range ends inside the window at 0x${last.address.toString(16)}`);
+    const from = this.#upperBound(address - 1n);
+    let to = from;
+    while (to < this.#windows.length && this.#windows[to]!.address + this.#windows[to]!.size <= end) to++;
+    let unmapped = 0n;
+    for (const w of this.#windows.splice(from, to - from)) {
+      unmapped += w.size;
+      this.#release(w);
     }
-    this.#windows.splice(i, 1);
-    this.#release(w);
+    return unmapped;
   }
 
   /** Removes every window (VFIO_DMA_UNMAP_FLAG_ALL, and on disconnect). */

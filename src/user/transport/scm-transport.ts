@@ -51,7 +51,9 @@ export class ScmTransport implements Transport {
   #queuedBytes = 0;
   #watching: { readable: boolean; writable: boolean } | undefined;
   /** Messages read but not yet handed over: one read can hold thousands, each with a large reply. */
-  readonly #inbox: Message[] = [];
+  #inbox: (Message | undefined)[] = [];
+  /** The first message of the inbox not yet handed over. */
+  #inboxAt = 0;
   #maxQueuedBytes = Infinity;
   #drain!: Deadline;
   #messageTimer!: Deadline;
@@ -171,13 +173,21 @@ export class ScmTransport implements Transport {
 
   /** Hands over read messages while the reply queue is within its bound. */
   #deliver(): void {
-    let i = 0;
-    while (i < this.#inbox.length && !this.#closed && !this.#overBound) this.#handlers?.message(this.#inbox[i++]!);
-    this.#inbox.splice(0, i);
+    // Each message leaves the inbox before its handler runs (which owns its fds from then on,
+    // and may close the connection).
+    while (this.#inboxAt < this.#inbox.length && !this.#closed && !this.#overBound) {
+      const m = this.#inbox[this.#inboxAt]!;
+      this.#inbox[this.#inboxAt++] = undefined;
+      this.#handlers?.message(m);
+    }
+    if (this.#inboxAt === this.#inbox.length) {
+      this.#inbox = [];
+      this.#inboxAt = 0;
+    }
   }
 
   #read(): void {
-    for (let i = 0; i < READS_PER_EVENT && !this.#closed && this.#inbox.length === 0; i++) {
+    for (let i = 0; i < READS_PER_EVENT && !this.#closed && this.#inboxAt === this.#inbox.length; i++) {
       const got = this.#libc.recvmsg(this.#fd, this.#buffer, this.#maxFds);
       if (typeof got === "number") {
         if (got === -EAGAIN) break;
@@ -236,7 +246,8 @@ export class ScmTransport implements Transport {
     // Messages never sent release their fds to their owners.
     for (const o of this.#queue.splice(0)) o.sent?.();
     this.#queuedBytes = 0;
-    for (const m of this.#inbox.splice(0)) for (const fd of m.fds) this.#libc.close(fd);
+    for (const m of this.#inbox.splice(0)) for (const fd of m?.fds ?? []) this.#libc.close(fd);
+    this.#inboxAt = 0;
     // The poll handle goes before the fd (libuv must not poll a closed or reused fd).
     this.#watch?.close();
     this.#watch = undefined;
