@@ -14,6 +14,7 @@ import { ProcessAddressSpace } from "./process/address-space.js";
 import { EmulatedContainer } from "./vfio/container.js";
 import { fail } from "./vfio/errno.js";
 import { EmulatedGroup } from "./vfio/group.js";
+import { renderSysfs } from "./sysfs/emulated-sysfs.js";
 
 export class EmulatedSystem implements VfioSystem {
   readonly machine: Machine;
@@ -33,7 +34,7 @@ export class EmulatedSystem implements VfioSystem {
   }
 
   get sysfs(): Sysfs {
-    return this.machine.sysfs();
+    return renderSysfs(this.machine);
   }
 
   async openContainer(): Promise<Container> {

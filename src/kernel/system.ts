@@ -12,7 +12,7 @@ import { errnoValue } from "../api/errors.js";
 import { syscallError, type KernelContext } from "./context.js";
 import { KernelContainer } from "./container.js";
 import { KernelEventNotifier } from "../native/event-notifier.js";
-import { explainGroupBusy, explainNoContainer, explainNoGroup, explainNotPermitted, safeHint } from "./explain.js";
+import { explainGroupBusy, explainNoContainer, explainNoGroup, explainNotPermitted, safeHint } from "../api/explain.js";
 import { KernelGroup } from "./group.js";
 import { O_CLOEXEC, O_RDWR, loadLibc, type Libc } from "../native/libc.js";
 import { processLockedMemory, type LockedMemory } from "./memlock.js";

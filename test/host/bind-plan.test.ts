@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { formatStep, planBind, restoreSteps } from "../../src/host/bind-plan.js";
 import { FakeKernelSysfs } from "./fake-kernel-sysfs.js";
 
-/** GUEST.md's bridge group: 00:04.0 bridge, 01:01.0 edu (no driver), 01:02.0 e1000. */
+/** The test guest's bridge group (scripts/guest/README.md): 00:04.0 bridge, 01:01.0 edu (no driver), 01:02.0 e1000. */
 function bridgeGroup(): FakeKernelSysfs {
   return new FakeKernelSysfs([
     { address: "0000:00:04.0", group: 4, classCode: "0x060400", nativeDriver: null },

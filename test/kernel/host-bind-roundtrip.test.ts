@@ -1,5 +1,5 @@
 // `vfio bind` → use through VFIO → `vfio restore` on the real Linux 6.1 sysfs of the test guest
-// (scripts/guest, GUEST.md), for every device of its topology; the writes a real bind makes
+// (scripts/guest/README.md), for every device of its topology; the writes a real bind makes
 // against the ones --dry-run prints; and real kernel faults part-way through a bind. Every test
 // compares the driver link and driver_override of EVERY PCI device with what it was before,
 // and puts back what /init left whatever happens. Outside the guest every test is skipped.
@@ -183,10 +183,7 @@ test("--dry-run lists exactly the writes the real bind and restore make (bridge 
   const before = snapshot();
   const journal = tempJournal(t);
   const sysfs = recordingSysfs();
-  const deps: BindingDeps = {
-    ...defaultBindingDeps,
-    openTarget: async (command, where) => ({ ...(await defaultBindingDeps.openTarget(command, where)), sysfs }),
-  };
+  const deps: BindingDeps = { ...defaultBindingDeps, openTarget: async (command, where) => ({ ...(await defaultBindingDeps.openTarget(command, where)), sysfs }) };
   const commands = [bindCommand(deps), restoreCommand(deps)];
 
   const dry = io();

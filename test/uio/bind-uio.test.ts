@@ -11,6 +11,7 @@ import { bindCommand } from "../../src/cli/commands/bind.js";
 import { restoreCommand } from "../../src/cli/commands/restore.js";
 import type { BindingDeps } from "../../src/cli/binding-deps.js";
 import { Machine } from "../../src/emu/machine.js";
+import { renderSysfs } from "../../src/emu/sysfs/emulated-sysfs.js";
 import { defaultMachineSpec } from "../../src/emu/default-machine.js";
 import { idleHostProbe } from "../../src/host/host-probe.js";
 import { memoryJournal, type Journal } from "../../src/host/journal.js";
@@ -33,7 +34,7 @@ const EDU_BEHIND_BRIDGE = "0000:01:01.0";
 function depsFor(machine: Machine, journal: Journal): BindingDeps {
   return {
     openTarget: async () => {
-      const sysfs = machine.sysfs();
+      const sysfs = renderSysfs(machine);
       return {
         sysfs, env: sysfsOnlyEnvironment(sysfs), probe: idleHostProbe, journal, fix: { vfioOptions: [], sysfs: sysfs.description, live: true },
         loadModule: async () => {},
@@ -64,7 +65,7 @@ test("--dry-run: only the named device, one warning line, and no write", async (
   assert.equal(io.err().split("\n").filter((l) => /anywhere in memory/.test(l)).length, 1);
   assert.match(io.out(), /0000:01:01\.0 +bind +moves from vfio-pci to uio_pci_generic/);
   assert.doesNotMatch(io.out(), /0000:01:02\.0/);
-  assert.equal(await readDriver(machine.sysfs(), EDU_BEHIND_BRIDGE), "vfio-pci");
+  assert.equal(await readDriver(renderSysfs(machine), EDU_BEHIND_BRIDGE), "vfio-pci");
 });
 
 test("bind to uio_pci_generic, then restore: /dev/uioN comes and goes, vfio-pci is back", async () => {
@@ -74,12 +75,12 @@ test("bind to uio_pci_generic, then restore: /dev/uioN comes and goes, vfio-pci 
   const io = captureIo();
   assert.equal(await runCli(["bind", EDU, "--driver", "uio_pci_generic", "--unsafe-no-iommu"], io, commands), 0);
   assert.match(io.out(), /Bound 0000:00:03\.0 to uio_pci_generic/);
-  assert.equal(await readDriver(machine.sysfs(), EDU), "uio_pci_generic");
-  assert.deepEqual(await machine.sysfs().list(`bus/pci/devices/${EDU}/uio`), ["uio0"]);
+  assert.equal(await readDriver(renderSysfs(machine), EDU), "uio_pci_generic");
+  assert.deepEqual(await renderSysfs(machine).list(`bus/pci/devices/${EDU}/uio`), ["uio0"]);
   assert.equal((await journal.entries())[0]?.boundTo, "uio_pci_generic");
   assert.equal(await runCli(["restore"], captureIo(), commands), 0);
-  assert.equal(await readDriver(machine.sysfs(), EDU), "vfio-pci");
-  assert.equal(await machine.sysfs().list(`bus/pci/devices/${EDU}/uio`), undefined);
+  assert.equal(await readDriver(renderSysfs(machine), EDU), "vfio-pci");
+  assert.equal(await renderSysfs(machine).list(`bus/pci/devices/${EDU}/uio`), undefined);
   assert.deepEqual(await journal.entries(), []);
 });
 
@@ -94,7 +95,7 @@ test("a device whose Interrupt Disable does not stick: the probe refuses, the bi
   const io = captureIo();
   assert.equal(await runCli(["bind", EDU, "--driver", "uio_pci_generic", "--unsafe-no-iommu"], io, [bindCommand(depsFor(machine, journal))]), 1);
   assert.match(io.err(), /pci_intx_mask_supported/);
-  assert.equal(await readDriver(machine.sysfs(), EDU), "vfio-pci");
+  assert.equal(await readDriver(renderSysfs(machine), EDU), "vfio-pci");
   assert.deepEqual(await journal.entries(), []);
 });
 
@@ -135,6 +136,6 @@ test("--driver takes vfio-pci or uio_pci_generic only; a bridge is refused for U
   assert.equal(await runCli(["bind", "0000:00:04.0", "--driver", "uio_pci_generic", "--unsafe-no-iommu"], bridge, commands), 2);
   assert.match(bridge.err(), /is a bridge/);
   assert.equal(await runCli(["bind", EDU, "--driver", "uio_pci_generic", "--unsafe-no-iommu", "--persist"], captureIo(), commands), 2);
-  assert.equal(await readDriver(machine.sysfs(), "0000:00:04.0"), null);
-  assert.equal(await readDriver(machine.sysfs(), EDU), "vfio-pci");
+  assert.equal(await readDriver(renderSysfs(machine), "0000:00:04.0"), null);
+  assert.equal(await readDriver(renderSysfs(machine), EDU), "vfio-pci");
 });
