@@ -125,3 +125,17 @@ test("vfio check without an IOMMU says whether VFIO's no-IOMMU mode exists in th
   await runCli(["check", device, "--sysfs", fixture("host-no-iommu"), "--json"], check, [checkCommand]);
   assert.equal(JSON.parse(check.out()).noIommuMode, "absent");
 });
+
+test("--driver takes vfio-pci or uio_pci_generic only; a bridge is refused for UIO; --persist does not go with UIO", async () => {
+  const machine = new Machine(defaultMachineSpec({ guestInit: true }));
+  const commands = [bindCommand(depsFor(machine, memoryJournal()))];
+  const other = captureIo();
+  assert.equal(await runCli(["bind", EDU, "--driver", "e1000"], other, commands), 2);
+  assert.match(other.err(), /--driver is vfio-pci or uio_pci_generic/);
+  const bridge = captureIo();
+  assert.equal(await runCli(["bind", "0000:00:04.0", "--driver", "uio_pci_generic", "--unsafe-no-iommu"], bridge, commands), 2);
+  assert.match(bridge.err(), /is a bridge/);
+  assert.equal(await runCli(["bind", EDU, "--driver", "uio_pci_generic", "--unsafe-no-iommu", "--persist"], captureIo(), commands), 2);
+  assert.equal(await readDriver(renderSysfs(machine), "0000:00:04.0"), null);
+  assert.equal(await readDriver(renderSysfs(machine), EDU), "vfio-pci");
+});
