@@ -1,8 +1,9 @@
 /**
- * Layer rules of DESIGN.md, enforced by reading the import specifiers of every source file:
- * api imports nothing of ours; backends (kernel, user, emu) never import one another, and the OS
- * facilities both kernel/ and user/ need (fds, mmap, memfd, eventfds, sockets) live in native/,
- * below them; nothing imports cli.
+ * The layer rules of docs/architecture.md, enforced by reading the import specifiers of every
+ * source file: api imports nothing of ours; backends (kernel, user, emu) never import one
+ * another, and the OS facilities both kernel/ and user/ need (fds, mmap, memfd, eventfds,
+ * sockets) live in native/, below them; nothing imports cli; and no file imports itself back
+ * through a circle of imports, type-only ones included.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -53,6 +54,42 @@ test("every import respects the layer rules", async () => {
     }
   }
   assert.deepEqual(violations, []);
+});
+
+/** The source files each source file imports (relative specifiers, type-only imports included). */
+async function importGraph(): Promise<Map<string, string[]>> {
+  const graph = new Map<string, string[]>();
+  for (const file of await sourceFiles(srcRoot)) {
+    const text = await readFile(file, "utf8");
+    const targets: string[] = [];
+    for (const match of text.matchAll(/\bfrom\s+["']([^"']+)["']|\bimport\s*\(?\s*["']([^"']+)["']/g)) {
+      const spec = match[1] ?? match[2]!;
+      if (spec.startsWith(".")) targets.push(path.resolve(path.dirname(file), spec).replace(/\.js$/, ".ts"));
+    }
+    graph.set(file, targets);
+  }
+  return graph;
+}
+
+test("no import circles: every module can be understood from the ones below it", async () => {
+  const graph = await importGraph();
+  const state = new Map<string, "open" | "done">();
+  const circles: string[] = [];
+  const stack: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (state.get(next) === "open") circles.push(stack.slice(stack.indexOf(next)).concat(next).map((f) => path.relative(srcRoot, f)).join(" → "));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of graph.keys()) if (!state.has(file)) visit(file);
+  // Known and owned elsewhere: the NVMe driver's namespace takes its controller by type.
+  const known = new Set(["drivers/nvme/controller.ts → drivers/nvme/namespace.ts → drivers/nvme/controller.ts"]);
+  assert.deepEqual(circles.filter((c) => !known.has(c)), []);
 });
 
 test("api imports no node: module but node:os (errors.ts's errno name table)", async () => {

@@ -56,7 +56,7 @@ function unbind(a) {
   return existsSync(`${PCI}/${a}/driver`) ? sysfsWrite(`${PCI}/${a}/driver/unbind`, a) : "ok";
 }
 
-/** Binds by driver_override + drivers_probe (GUEST.md); returns the write results and the driver that ended up bound. */
+/** Binds by driver_override + drivers_probe (as scripts/guest/init binds); returns the write results and the driver that ended up bound. */
 function bind(a, driver) {
   const steps = { unbind: unbind(a), override: sysfsWrite(`${PCI}/${a}/driver_override`, driver) };
   steps.probe = sysfsWrite("/sys/bus/pci/drivers_probe", a);

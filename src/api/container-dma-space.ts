@@ -9,6 +9,7 @@ import {
   VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_IOMMU_INFO_PGSIZES,
 } from "./constants.js";
 import type { DmaAllocateOptions, DmaBuffer, DmaSpace } from "./dma-space.js";
+import { VfioError } from "./errors.js";
 import { IovaAllocator } from "./iova-allocator.js";
 import type { ProcessMemory, VfioSystem } from "./vfio-system.js";
 
@@ -45,7 +46,7 @@ export class ContainerDmaSpace implements DmaSpace, AsyncDisposable {
   }
 
   async allocate(size: number, options: DmaAllocateOptions = {}): Promise<DmaBuffer> {
-    if (this.#closed) throw new RangeError("DMA space is closed");
+    if (this.#closed) throw new VfioError("DMA allocate failed: EBADF: the DMA space is closed", "EBADF");
     const allocator = await this.#iovaAllocator();
     const wantHuge = this.#options.hugepages ?? "auto";
     const memory = this.#system.allocateMemory(size, { hugepages: wantHuge === "auto" ? size >= HUGE_PAGE : wantHuge });

@@ -25,6 +25,15 @@ export type VfioOp =
   | "VFIO_IOMMU_UNMAP_DMA"
   | "region read"
   | "region write"
+  /**
+   * A load or store through a RegionMapping. After unmap() it fails with EFAULT (the address
+   * is no longer mapped: what a system call given it would answer); with Memory Space disabled
+   * on the emulated machine, EIO (as vfio-pci's region access answers; its mmap fault handler
+   * sends SIGBUS, which a process cannot survive).
+   */
+  | "mapping access"
+  /** Allocating from a DmaSpace (EBADF once the space is closed). */
+  | "DMA allocate"
   | "DMA read"
   | "DMA write"
   | "VFIO_USER_VERSION"
@@ -44,9 +53,15 @@ export type VfioOp =
   | "VFIO_USER_DEVICE_FEATURE"
   | "sysfs write"
   | "sysfs read"
-  /** bind(2) and connect(2) of a UNIX socket (vfio serve, vfio info --socket). */
+  /** The socket system calls (vfio serve, vfio info --socket, the vfio-user transports). */
+  | "socket"
   | "bind"
+  | "listen"
+  | "accept"
   | "connect"
+  | "sendmsg"
+  | "recvmsg"
+  | "close"
   /** Running a helper program (modprobe, update-initramfs). */
   | "exec"
   /** The binding journal file (host/journal.ts). */

@@ -9,6 +9,7 @@ import { VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "./constants.js";
 import { ContainerDmaSpace, type ContainerDmaSpaceOptions } from "./container-dma-space.js";
 import type { VfioDevice } from "./device.js";
 import { VfioSystemError, VfioUsageError, errnoValue } from "./errors.js";
+import { noIommuGroupError } from "./no-iommu.js";
 import type { Sysfs } from "./sysfs.js";
 import type { VfioSystem } from "./vfio-system.js";
 
@@ -38,13 +39,8 @@ export interface OpenedDevice extends AsyncDisposable {
 export async function iommuGroupOf(sysfs: Sysfs, name: string): Promise<number> {
   const link = await sysfs.readlink(`bus/pci/devices/${name}/iommu_group`);
   if (link === undefined) {
-    const exists = await sysfs.list(`bus/pci/devices/${name}`);
-    throw new VfioUsageError(
-      exists === undefined
-        ? `no PCI device ${name} in ${sysfs.description} (addresses look like 0000:00:03.0)`
-        : `${name} has no IOMMU group: the IOMMU is off or does not cover it (boot with intel_iommu=on / amd_iommu=on)`,
-      "ENOENT",
-    );
+    if ((await sysfs.list(`bus/pci/devices/${name}`)) !== undefined) throw await noIommuGroupError(sysfs, name);
+    throw new VfioUsageError(`no PCI device ${name} in ${sysfs.description} (addresses look like 0000:00:03.0)`, "ENOENT");
   }
   const id = Number(link.split("/").pop());
   if (!Number.isSafeInteger(id)) throw new VfioUsageError(`${name}: iommu_group link "${link}" names no group number`, "EINVAL");

@@ -11,7 +11,8 @@ export interface Command {
 
 /** Where a command writes, so tests can capture it. */
 export interface CommandIo {
-  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean };
+  /** `columns`: the terminal's width, when stdout is one (tables fit it; style.ts). */
+  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean; readonly columns?: number };
   readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
 }

@@ -6,6 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { VfioUsageError } from "../api/errors.js";
+import { didYouMean } from "./did-you-mean.js";
 
 /** The option table of a command, as node:util parseArgs takes it. */
 export type OptionTable = NonNullable<ParseArgsConfig["options"]>;
@@ -33,13 +34,15 @@ function quoted(message: string): string | undefined {
 }
 
 /** One short line for a node:util parseArgs error, by its code (lib/internal/util/parse_args). */
-function shortMessage(error: unknown): string {
+function shortMessage(error: unknown, options: OptionTable): string {
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   const option = quoted(message);
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option ${option ?? message.split("\n")[0]}`;
+      return option === undefined
+        ? `unknown option ${message.split("\n")[0]}`
+        : `unknown option ${option}${didYouMean(option, Object.keys(options).map((name) => `--${name}`))}`;
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
       return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ""}`.trimEnd();
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
@@ -69,7 +72,7 @@ export function parseCommandArgs<const T extends OptionTable>(
   try {
     parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw usageError(command, shortMessage(error), "EUSAGE", { cause: error });
+    throw usageError(command, shortMessage(error, options), "EUSAGE", { cause: error });
   }
   if (positionals && (parsed.positionals.length < positionals.min || parsed.positionals.length > positionals.max)) {
     const { min, max, name } = positionals;
@@ -80,4 +83,12 @@ export function parseCommandArgs<const T extends OptionTable>(
     throw usageError(command, `expected ${expected}`);
   }
   return parsed;
+}
+
+/** The --timeout value of `command` in milliseconds; rejects anything but a positive integer. */
+export function parseTimeout(command: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms <= 0) throw usageError(command, `--timeout wants a positive number of milliseconds, not '${text}'`);
+  return ms;
 }

@@ -4,12 +4,15 @@
  * failed operation (any other VfioError). Anything else is a bug in vfio-ts, not the user's
  * doing: it is rethrown, and Node prints its stack trace. Layers below the CLI wrap the
  * errors users can cause (bad paths, fs and socket failures) in VfioErrors for that reason;
- * test/cli/run.test.ts holds every command to it.
+ * test/cli/run.test.ts holds every command to it. With --json the error is JSON on stdout
+ * instead (errorJson), with the same exit status, so a script reads one format.
  */
 import { readFileSync } from "node:fs";
-import { VfioError, VfioUsageError } from "../api/errors.js";
+import { VfioError, VfioSystemError, VfioUsageError } from "../api/errors.js";
 import type { Command, CommandIo } from "./command.js";
 import { commands as allCommands } from "./commands/index.js";
+import { toJson } from "./describe-device.js";
+import { didYouMean } from "./did-you-mean.js";
 
 /** The one line bare `vfio` prints on stderr. */
 const USAGE_LINE = "usage: vfio <command> [options]; run 'vfio --help' for the commands";
@@ -18,6 +21,24 @@ const USAGE_LINE = "usage: vfio <command> [options]; run 'vfio --help' for the c
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
+}
+
+/** Whether argv asks for JSON: --json before any "--" (after which words are operands). */
+function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).includes("--json");
+}
+
+/**
+ * An error as `--json` prints it: {"error": {code, message, usage, and for a failed system
+ * call op, errno, target, hint}}; `usage` is true for the user's mistake (exit 2).
+ */
+export function errorJson(error: VfioError): { error: Record<string, unknown> } {
+  const fields: Record<string, unknown> = { code: error.code, message: error.message, usage: error instanceof VfioUsageError };
+  if (error instanceof VfioSystemError) {
+    Object.assign(fields, { op: error.op, errno: error.errno, target: error.target ?? null, hint: error.hint ?? null });
+  }
+  return { error: fields };
 }
 
 /** `vfio --help`: every command with its summary. */
@@ -33,7 +54,10 @@ function overview(commands: readonly Command[]): string {
     ...lines,
     "",
     "Run 'vfio help <command>' (or 'vfio <command> --help') for a command's options,",
-    "'vfio --version' for the version.",
+    "'vfio --version' for the version. Exit status: 0 done, 1 a failed operation (or 'not",
+    "ready'), 2 a usage error. With --json, an error is printed on stdout as",
+    "{\"error\": {\"code\", \"message\", \"usage\", and \"op\", \"errno\", \"target\", \"hint\"",
+    "for a failed system call}}, with the same exit status.",
     "",
   ].join("\n");
 }
@@ -54,7 +78,9 @@ export async function runCli(argv: readonly string[], io: CommandIo, commands: r
     return 0;
   }
   const unknown = (what: string): number => {
-    io.stderr.write(`vfio: unknown command '${what}'; run 'vfio --help' for the list\n`);
+    const message = `unknown command '${what}'${didYouMean(what, commands.map((c) => c.name))}; run 'vfio --help' for the list`;
+    if (wantsJson(args)) io.stdout.write(toJson(errorJson(new VfioUsageError(message, "EUSAGE"))));
+    else io.stderr.write(`vfio: ${message}\n`);
     return 2;
   };
   const usageOf = (command: Command): number => {
@@ -76,14 +102,9 @@ export async function runCli(argv: readonly string[], io: CommandIo, commands: r
   try {
     return await command.run(args, io);
   } catch (error) {
-    if (error instanceof VfioUsageError) {
-      io.stderr.write(`vfio ${name}: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof VfioError) {
-      io.stderr.write(`vfio ${name}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    if (!(error instanceof VfioError)) throw error;
+    if (wantsJson(args)) io.stdout.write(toJson(errorJson(error)));
+    else io.stderr.write(`vfio ${name}: ${error.message}\n`);
+    return error instanceof VfioUsageError ? 2 : 1;
   }
 }

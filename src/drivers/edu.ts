@@ -51,7 +51,7 @@ const DMA_BUFFER = 0x40000;
 const DMA_BUFFER_SIZE = 4096;
 /**
  * The longest transfer the driver starts. QEMU 7.2's range check refuses a transfer whose end
- * reaches the buffer's end (hw_error stops the VM; GUEST.md saw it), so one byte stays unused.
+ * reaches the buffer's end (hw/misc/edu.c edu_check_range: hw_error stops the VM, as the test guest showed), so one byte stays unused.
  */
 export const EDU_MAX_TRANSFER = DMA_BUFFER_SIZE - 1;
 /** The default DMA mask of edu: 28 bits (edu.rst "dma_mask"). */
@@ -195,7 +195,7 @@ export class EduDriver implements AsyncDisposable {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new VfioUsageError("edu driver is closed", "ECLOSED");
+    if (this.closed) throw new VfioUsageError("edu driver is closed", "EBADF");
   }
 
   /** BAR0 goes through a mapping (true) or region read/write (false). */

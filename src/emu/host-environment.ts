@@ -6,6 +6,7 @@
  */
 import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import type { Machine } from "./machine.js";
+import { renderSysfs } from "./sysfs/emulated-sysfs.js";
 
 /** A HostEnvironment over `machine`. */
 export function emulatedHostEnvironment(machine: Machine): HostEnvironment {
@@ -26,7 +27,7 @@ export function emulatedHostEnvironment(machine: Machine): HostEnvironment {
   return {
     description: `emulated machine (${machine.description})`,
     get sysfs() {
-      return machine.sysfs();
+      return renderSysfs(machine);
     },
     async readProc(path) {
       return proc[path]?.();

@@ -2,11 +2,10 @@
  * The emulated machine: a PCI topology with an IOMMU, host drivers bound by name, IOMMU groups
  * formed by Linux's rules, VFIO's kernel side, and device models whose DMA goes only through
  * the IOMMU. It is the state behind EmulatedSystem (the VFIO API a process sees) and behind the
- * rendered sysfs tree (what host/ inspects and writes to bind drivers).
+ * rendered sysfs tree (sysfs/emulated-sysfs.ts renders it from here: the machine does not know it).
  */
 import { DmaFaultError, type DeviceHost, type DmaFaultReason } from "../api/hosting.js";
 import type { IovaRange } from "../api/container.js";
-import type { Sysfs } from "../api/sysfs.js";
 import { PCI_COMMAND_INTX_DISABLE, PCI_COMMAND_MASTER } from "../api/constants.js";
 import type { IommuDomain } from "./iommu/domain.js";
 import { formIommuGroups } from "./iommu/group-formation.js";
@@ -15,7 +14,6 @@ import type { PciFunction } from "./pci/function.js";
 import { driverMatches, type HostDriver, knownHostDrivers } from "./pci/host-drivers.js";
 import { buildTopology, type FunctionSpec } from "./pci/topology.js";
 import { parseBdf, formatBdf } from "../api/pci-address.js";
-import { renderSysfs } from "./sysfs/emulated-sysfs.js";
 import { VfioGroupCore } from "./vfio/group-core.js";
 import { VfioPciDevice } from "./vfio/pci-device.js";
 import { PhysicalMemory } from "./uio/physical-memory.js";
@@ -139,10 +137,6 @@ export class Machine {
     return this.groups[fn.groupId]!;
   }
 
-  /** A rendered sysfs tree of this machine; writes to it change the machine. */
-  sysfs(): Sysfs {
-    return renderSysfs(this);
-  }
 
   /** Calls `listener` for every new IOMMU fault. */
   onFault(listener: (fault: DmaFault) => void): void {
@@ -218,11 +212,11 @@ export class Machine {
     if (!driver.driverManagedDma) this.groupOf(fn).unuseDefaultDomain();
   }
 
-  /** Called by the VFIO layer when a device's last file closes. */
-  deviceClosed(vdev: VfioPciDevice): void {
-    const waiting = this.pendingUnbinds.get(vdev.fn);
+  /** A VFIO device's last file closed: unbinds waiting for it go on. */
+  private deviceClosed(fn: PciFunction): void {
+    const waiting = this.pendingUnbinds.get(fn);
     if (!waiting) return;
-    this.pendingUnbinds.delete(vdev.fn);
+    this.pendingUnbinds.delete(fn);
     for (const resolve of waiting) resolve();
   }
 
@@ -231,6 +225,8 @@ export class Machine {
       canReset: (f) => this.canReset(f),
       reset: (f) => this.resetFunction(f),
       intxAsserted: (f) => this.intxAsserted.has(f),
+      enableChanged: () => void this.generation++,
+      lastClosed: (f) => this.deviceClosed(f),
     });
     this.vfioDevices.set(fn, vdev);
     const group = this.groupOf(fn);

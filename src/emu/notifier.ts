@@ -5,7 +5,7 @@
  * or handle is left behind, so a process with open notifiers can still exit.
  */
 import type { EventNotifier } from "../api/event-notifier.js";
-import { VfioError } from "../api/errors.js";
+import { VfioSystemError, errnoValue } from "../api/errors.js";
 
 export class InProcessNotifier implements EventNotifier {
   readonly fd = undefined;
@@ -36,7 +36,7 @@ export class InProcessNotifier implements EventNotifier {
   }
 
   next(): Promise<bigint> {
-    if (this.closed) return Promise.reject(new VfioError("notifier is closed", "ECLOSED"));
+    if (this.closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       if (this.count > 0n && !this.scheduled) {
@@ -56,7 +56,7 @@ export class InProcessNotifier implements EventNotifier {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.reject(new VfioError("notifier closed while waiting", "ECLOSED"));
+    for (const w of this.waiters.splice(0)) w.reject(closedError());
     this.listeners.length = 0;
   }
 
@@ -72,4 +72,9 @@ export class InProcessNotifier implements EventNotifier {
     for (const w of this.waiters.splice(0)) w.resolve(c);
     for (const l of this.listeners) l(c);
   }
+}
+
+/** A read of a closed eventfd: EBADF, as the native notifier answers (native/event-notifier.ts). */
+function closedError(): VfioSystemError {
+  return new VfioSystemError("eventfd", errnoValue("EBADF"), "emulated", "eventfd", "the notifier was closed");
 }

@@ -4,6 +4,7 @@
  * (Documentation/ABI/testing/sysfs-bus-pci), relative to the sysfs root.
  */
 import { VfioProtocolError, VfioUsageError } from "../api/errors.js";
+import { noIommuGroupError } from "../api/no-iommu.js";
 import type { Sysfs } from "../api/sysfs.js";
 import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "./viability.js";
 
@@ -52,10 +53,10 @@ export async function readOverride(sysfs: Sysfs, address: string): Promise<strin
 
 /**
  * Reads a device's state.
- * @throws VfioUsageError when the device does not exist; VfioProtocolError when sysfs is malformed
- *   or the device has no IOMMU group (the IOMMU is off, so VFIO cannot use it).
+ * @throws VfioUsageError when the device does not exist; VfioProtocolError when sysfs is malformed;
+ *   a VfioError ENODEV when the device has no IOMMU group (api/no-iommu.ts).
  */
-export async function readBindingState(sysfs: Sysfs, address: string): Promise<BindingState> {
+export async function readBindingState(sysfs: Sysfs, address: string, options: { readonly allowNoGroup?: boolean } = {}): Promise<BindingState> {
   const classText = await sysfs.read(pciPaths.deviceClass(address));
   if (classText === undefined) throw new VfioUsageError(`no PCI device ${address} in ${sysfs.description}`, "ENODEV");
   const classCode = Number.parseInt(classText.trim(), 16);
@@ -63,8 +64,12 @@ export async function readBindingState(sysfs: Sysfs, address: string): Promise<B
     throw new VfioProtocolError(`${pciPaths.deviceClass(address)}: '${classText.trim()}' is not a class code`, "class");
   }
   const groupLink = await sysfs.readlink(pciPaths.iommuGroupLink(address));
+  // UIO needs no IOMMU: a device without a group is group -1 there.
+  if (groupLink === undefined && options.allowNoGroup) {
+    return { address, driver: await readDriver(sysfs, address), override: await readOverride(sysfs, address), group: -1, classCode };
+  }
   if (groupLink === undefined) {
-    throw new VfioUsageError(`${address} has no IOMMU group: the IOMMU is off or not supported (intel_iommu=on / amd_iommu=on)`, "ENODEV");
+    throw await noIommuGroupError(sysfs, address);
   }
   const group = Number(basename(groupLink));
   if (!Number.isInteger(group) || group < 0) {

@@ -15,7 +15,7 @@ import { groupStatusLayout } from "../abi/vfio/group-status.js";
 import { syscallError, type KernelContext } from "./context.js";
 import { KernelContainer } from "./container.js";
 import { KernelDevice } from "./device.js";
-import { explainDeviceFdRefused, explainNotViable, groupMembers, safeHint } from "./explain.js";
+import { explainDeviceFdRefused, explainNotViable, groupMembers, safeHint } from "../api/explain.js";
 
 /** /dev/vfio/N opened. Create with KernelSystem.openGroup(). */
 export class KernelGroup implements Group {

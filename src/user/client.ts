@@ -50,6 +50,11 @@ export interface ClientOptions extends ConnectOptions {
    * memory private: the server reaches it with DMA_READ/DMA_WRITE (on the twin socket, if any).
    */
   readonly dmaFds?: boolean;
+  /**
+   * How long to wait for the reply to VERSION, in ms (default: no limit). A server busy with
+   * another client, or a peer that is no vfio-user server, may never answer.
+   */
+  readonly versionTimeoutMs?: number;
 }
 
 /** QEMU's cap on regions and IRQ indexes a server may claim (hw/vfio-user VFIO_USER_MAX_REGIONS). */
@@ -127,7 +132,7 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
       closed: (error) => client.#onClosed(error),
     });
     try {
-      await client.#negotiate(options.twinSocket ?? transport.canPassFds);
+      await client.#negotiate(options.twinSocket ?? transport.canPassFds, options.versionTimeoutMs);
     } catch (error) {
       await client.close();
       throw error;
@@ -135,9 +140,12 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
     return client;
   }
 
-  /** Whether fds pass on this connection (memfd DMA, eventfd interrupts, mmap). */
+  /**
+   * Whether fds pass on this connection (memfd DMA, eventfd interrupts, mmap): the transport
+   * can carry them and the server takes them (a max_msg_fds of 0 says it cannot).
+   */
   get canPassFds(): boolean {
-    return this.#transport.canPassFds;
+    return this.#transport.canPassFds && (this.serverCaps === undefined || this.serverCaps.maxMsgFds > 0);
   }
 
   /** Whether twin-socket mode is on. */
@@ -145,14 +153,35 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
     return this.#twin !== undefined;
   }
 
-  async #negotiate(twin: boolean): Promise<void> {
+  async #negotiate(twin: boolean, timeoutMs: number | undefined): Promise<void> {
     const payload = encodeVersion(VFIO_USER_MAJOR, VFIO_USER_MINOR, {
       maxMsgFds: 8,
       maxDataXferSize: this.#maxDataXferSize,
       ...(twin ? { twinSocket: { supported: true } } : {}),
     });
-    const reply = await this.request(VfioUserCommand.VERSION, [payload]);
-    const v = parseVersion(reply.payload);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => reject(new VfioSystemError("VFIO_USER_VERSION", errnoValue("ETIMEDOUT"), "vfio-user", this.name,
+        `no reply to VERSION within ${timeoutMs} ms: the server is busy with another client, or it is not a vfio-user server`)), timeoutMs);
+    });
+    const notVfioUser = (why: string): VfioProtocolError => new VfioProtocolError(`${this.name} is not a vfio-user server: ${why}`, "version");
+    let reply: Message | undefined;
+    let v: ReturnType<typeof parseVersion>;
+    try {
+      reply = await Promise.race([this.request(VfioUserCommand.VERSION, [payload]), timeout]);
+      v = parseVersion(reply.payload);
+    } catch (error) {
+      // The first bytes of the peer decide: a vfio-user server's first message is the VERSION
+      // reply (spec §"Version"); anything the reader cannot frame, or a payload that is no
+      // version, means the peer speaks something else.
+      if (this.#closeError instanceof VfioProtocolError) throw notVfioUser(`its answer is not a vfio-user message (${this.#closeError.message})`);
+      reply?.fds.forEach((fd) => loadLibc().close(fd));
+      if (error instanceof VfioProtocolError) throw notVfioUser(`its reply to VERSION is malformed (${error.message})`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
     // The reply major must equal ours, the minor be no higher (spec §"Version").
     if (v.major !== VFIO_USER_MAJOR || v.minor > VFIO_USER_MINOR) {
       reply.fds.forEach((fd) => loadLibc().close(fd));
@@ -397,7 +426,7 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
       if (n !== null && n.fd === undefined) throw new VfioSystemError("VFIO_USER_DEVICE_SET_IRQS", errnoValue("EINVAL"), "vfio-user", this.name, "a notifier without an eventfd cannot be passed");
       fds.push(n === null ? null : n.fd!);
     }
-    if (fds.some((fd) => fd !== null) && !this.#transport.canPassFds) {
+    if (fds.some((fd) => fd !== null) && !this.canPassFds) {
       throw new VfioSystemError("VFIO_USER_DEVICE_SET_IRQS", errnoValue("EINVAL"), "vfio-user", this.name, "this connection cannot pass eventfds");
     }
     // vfio-user has no "-1" fd: a run of notifiers is sent with its fds, a run of nulls with
@@ -444,7 +473,7 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
     let memory: MemfdMemory | undefined;
     let bytes: Uint8Array;
     try {
-      if (this.#dmaFds) {
+      if (this.#dmaFds && this.canPassFds) {
         memory = allocateMemfd(loadLibc(), rounded, { name: "vfio-user-dma" });
         bytes = memory.bytes;
       } else {

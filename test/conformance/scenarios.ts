@@ -2,6 +2,7 @@
 import type { Scenario } from "./scenario.js";
 import { containerScenarios } from "./scenarios/container.js";
 import { deviceScenarios } from "./scenarios/device.js";
+import { errorScenarios } from "./scenarios/errors.js";
 import { eduDriverScenarios, eduScenarios } from "./scenarios/edu.js";
 import { groupScenarios } from "./scenarios/group.js";
 import { irqScenarios } from "./scenarios/irq.js";
@@ -19,4 +20,5 @@ export const scenarios: readonly Scenario[] = [
   ...irqScenarios,
   ...eduScenarios,
   ...eduDriverScenarios,
+  ...errorScenarios,
 ];

@@ -27,8 +27,8 @@ test("close() rejects waiters, drops later signals and is idempotent", async () 
   const waiting = n.next();
   n.close();
   n.close();
-  await assert.rejects(waiting, { code: "ECLOSED" });
+  await assert.rejects(waiting, { code: "EBADF" });
   n.signal();
   assert.equal(n.take(), 0n);
-  await assert.rejects(n.next(), { code: "ECLOSED" });
+  await assert.rejects(n.next(), { code: "EBADF" });
 });

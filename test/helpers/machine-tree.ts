@@ -121,7 +121,7 @@ export const REMAPPED_INTERRUPTS = "           CPU0       CPU1\n  0:         40 
 export const PLAIN_INTERRUPTS = "           CPU0       CPU1\n  0:         40          0   IO-APIC    2-edge      timer\n 24:          0          0   PCI-MSI-0000:00:02.0    0-edge      eth0\n";
 
 /**
- * The topology GUEST.md measured (q35 + intel-iommu): edu alone in a group, a conventional
+ * The topology the test guest has (scripts/guest/README.md) (q35 + intel-iommu): edu alone in a group, a conventional
  * PCI bridge with edu and e1000 behind it in one group, the ICH9 functions in one group.
  */
 export const GUEST_LIKE: TreeSpec = {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { formatStep, planBind, restoreSteps } from "../../src/host/bind-plan.js";
 import { FakeKernelSysfs } from "./fake-kernel-sysfs.js";
 
-/** GUEST.md's bridge group: 00:04.0 bridge, 01:01.0 edu (no driver), 01:02.0 e1000. */
+/** The test guest's bridge group (scripts/guest/README.md): 00:04.0 bridge, 01:01.0 edu (no driver), 01:02.0 e1000. */
 function bridgeGroup(): FakeKernelSysfs {
   return new FakeKernelSysfs([
     { address: "0000:00:04.0", group: 4, classCode: "0x060400", nativeDriver: null },
@@ -65,10 +65,10 @@ test("planBind() rejects bad addresses, missing devices, and a group made unviab
   await assert.rejects(planBind(sysfs, ["0000:01:01.0"]), { code: "ENOTVIABLE" });
 });
 
-test("planBind() rejects a device without an IOMMU group", async () => {
+test("planBind() rejects a device without an IOMMU group: the machine's state (api/no-iommu.ts), not a usage error", async () => {
   const sysfs = bridgeGroup();
   sysfs.links.delete("bus/pci/devices/0000:00:03.0/iommu_group");
-  await assert.rejects(planBind(sysfs, ["0000:00:03.0"]), { name: "VfioUsageError", code: "ENODEV" });
+  await assert.rejects(planBind(sysfs, ["0000:00:03.0"]), { name: "VfioError", code: "ENODEV" });
 });
 
 test("restoreSteps() clears the override, unbinds vfio-pci and reprobes the previous driver", async () => {

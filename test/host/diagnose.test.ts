@@ -103,10 +103,12 @@ test("diagnose() on this machine (no IOMMU) says only that, not to bind; its vir
   assert.equal(report.ready, false);
 });
 
-test("diagnose() rejects a device or group that does not exist with a usage error coded ENOENT", async () => {
+test("diagnose() rejects a device or group that does not exist with a usage error coded ENOENT; a group where no IOMMU is active, ENODEV", async () => {
   const env = nodeHostEnvironment({ root: fixturePath("sysfs/host-no-iommu") });
   await assert.rejects(diagnose(env, { kind: "device", address: parsePciAddress("09:00.0") }), { name: "VfioUsageError", code: "ENOENT" });
-  await assert.rejects(diagnose(env, { kind: "group", id: 3 }), { name: "VfioUsageError", code: "ENOENT" });
+  await assert.rejects(diagnose(env, { kind: "group", id: 3 }), { name: "VfioError", code: "ENODEV" });
+  const guest = nodeHostEnvironment({ root: fixturePath("sysfs/guest-q35-e1000-bound") });
+  await assert.rejects(diagnose(guest, { kind: "group", id: 42 }), { name: "VfioUsageError", code: "ENOENT" });
 });
 
 test("diagnose() on the Linux 6.1 guest capture with e1000 bound: the bridge group is not viable, fix e1000 at 01:02.0", async () => {

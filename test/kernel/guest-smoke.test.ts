@@ -1,4 +1,4 @@
-// Smoke test of the QEMU test guest (scripts/guest/run, GUEST.md): the real kernel's VFIO is
+// Smoke test of the QEMU test guest (scripts/guest/run, scripts/guest/README.md): the real kernel's VFIO is
 // there and /init bound the test devices as documented. It reads sysfs only; the VFIO tests
 // proper live next to it. Outside the guest (no /dev/vfio/vfio) every test is skipped.
 import { test } from "node:test";
@@ -38,7 +38,7 @@ test("the VFIO container device /dev/vfio/vfio is a character device", { skip },
   assert.ok(statSync("/dev/vfio/vfio").isCharacterDevice());
 });
 
-test("the three edu devices sit where GUEST.md says, bound to vfio-pci, each with /dev/vfio/<group>", { skip }, () => {
+test("the three edu devices sit where scripts/guest/README.md says, bound to vfio-pci, each with /dev/vfio/<group>", { skip }, () => {
   const edus = readdirSync(PCI).filter((a) => idOf(a) === "1234:11e8").sort();
   assert.deepEqual(edus, ["0000:00:03.0", "0000:01:01.0", "0000:02:00.0"]);
   for (const addr of edus) {

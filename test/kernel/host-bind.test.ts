@@ -1,5 +1,5 @@
 // `vfio bind` / `vfio restore` against the real Linux 6.1 sysfs of the test guest
-// (scripts/guest, GUEST.md): real driver_override, unbind and drivers_probe, real e1000 and
+// (scripts/guest/README.md): real driver_override, unbind and drivers_probe, real e1000 and
 // vfio-pci probes. Every test leaves the devices as /init left them. Outside the guest every
 // test is skipped.
 import { test } from "node:test";

@@ -6,13 +6,14 @@
 import { Machine } from "../../src/emu/machine.js";
 import { defaultMachineSpec } from "../../src/emu/default-machine.js";
 import { EmulatedUioSystem, type EmulatedUioOptions } from "../../src/emu/uio/system.js";
+import { renderSysfs } from "../../src/emu/sysfs/emulated-sysfs.js";
 
 export const EDU = "0000:00:03.0";
 export const EDU2 = "0000:02:00.0";
 
 export async function uioMachine(options: { defaultDomain?: "DMA-FQ" | "identity"; driver?: string } & EmulatedUioOptions = {}): Promise<{ machine: Machine; system: EmulatedUioSystem }> {
   const machine = new Machine({ ...defaultMachineSpec({ guestInit: true }), defaultDomain: options.defaultDomain ?? "identity" });
-  const sysfs = machine.sysfs();
+  const sysfs = renderSysfs(machine);
   await sysfs.write(`bus/pci/devices/${EDU}/driver/unbind`, EDU);
   const driver = options.driver ?? "uio_pci_generic";
   if (driver !== "none") {

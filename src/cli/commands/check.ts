@@ -4,12 +4,15 @@
  */
 import { diagnose, parseCheckTarget, type CheckReport, type Finding } from "../../host/diagnose.js";
 import type { FixAction } from "../../host/fix-action.js";
+import { noIommuText } from "../../api/no-iommu.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
 import { formatBytes } from "../format.js";
-import { formatTable, styleFor, type Style } from "../style.js";
+import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
+import type { Sysfs } from "../../api/sysfs.js";
+import { describeNoIommuMode, describeUioBinding, readNoIommuMode, uioBindings, type NoIommuMode, type UioBinding } from "../../host/uio-status.js";
 
 function actionText(action: FixAction): string {
   switch (action.kind) {
@@ -42,7 +45,7 @@ export function findingLines(f: Finding, style: Style): string[] {
   const label = f.severity === "error" ? style.red("error:") : style.yellow("warning:");
   switch (f.code) {
     case "iommu-inactive":
-      return [`${label} no IOMMU is active: ${f.reason}`];
+      return [`${label} ${noIommuText(f.reason)}`];
     case "interrupt-remapping-off":
       return [`${label} interrupt remapping is off: ${f.fix}`];
     case "interrupt-remapping-unknown":
@@ -85,7 +88,30 @@ export function findingLines(f: Finding, style: Style): string[] {
   }
 }
 
-function render(report: CheckReport, ids: PciIds, style: Style): string {
+/** What `vfio check` adds about the unsafe ways: UIO-bound devices, and VFIO's no-IOMMU mode where no IOMMU is active. */
+interface UnsafeFacts {
+  readonly uio: readonly UioBinding[];
+  readonly noIommu: NoIommuMode | undefined;
+}
+
+async function unsafeFacts(sysfs: Sysfs, report: CheckReport): Promise<UnsafeFacts> {
+  const devices = report.members.map((m) => ({ address: m.name, driver: m.driver }));
+  const target = report.target;
+  if (target.kind === "device" && !devices.some((d) => d.address === target.address)) {
+    const address: string = target.address;
+    const link = await sysfs.readlink(`bus/pci/devices/${address}/driver`);
+    devices.push({ address, driver: link?.split("/").pop() });
+  }
+  return { uio: await uioBindings(sysfs, devices), noIommu: report.iommu.active ? undefined : await readNoIommuMode(sysfs) };
+}
+
+function unsafeLines(facts: UnsafeFacts, style: Style): string {
+  const lines = facts.uio.map((b) => style.yellow(`warning: ${describeUioBinding(b)}`));
+  if (facts.noIommu !== undefined) lines.push(describeNoIommuMode(facts.noIommu));
+  return lines.length > 0 ? `${lines.join("\n")}\n\n` : "";
+}
+
+function render(report: CheckReport, ids: PciIds, style: Style, width: number | undefined): string {
   const what = report.target.kind === "device" ? report.target.address : `group ${report.target.id}`;
   const out: string[] = [`${style.bold(what)}: ${report.ready ? style.green("ready for VFIO") : style.red("not ready for VFIO")}`, ""];
   const { iommu } = report;
@@ -129,6 +155,8 @@ function render(report: CheckReport, ids: PciIds, style: Style): string {
           m.pci ? deviceName(m.pci, ids) : "(not PCI)",
           m.driver === undefined ? "no driver" : m.blocks ? style.red(`${m.driver} (claims kernel DMA)`) : m.driver,
         ]),
+        width,
+        [4, 3],
       ),
       "",
     );
@@ -153,7 +181,8 @@ function json(report: CheckReport, ids: PciIds): unknown {
       pci: m.pci === undefined ? null : deviceJson(m.pci, ids),
     })),
     devVfio: report.devVfio,
-    memlock: report.memlock ?? null,
+    // Unlimited is the kernel's word in /proc/<pid>/limits; undefined would vanish from JSON.
+    memlock: report.memlock === undefined ? null : { soft: report.memlock.soft ?? "unlimited", hard: report.memlock.hard ?? "unlimited" },
     findings: report.findings,
   };
 }
@@ -163,7 +192,7 @@ export const checkCommand: Command = {
   name: "check",
   summary: "is a device or IOMMU group ready for VFIO, and what to do if not",
   usage: [
-    "usage: vfio check <device|group> [--sysfs DIR] [--json] [--pci-ids FILE]",
+    "usage: vfio check <device|group> [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
     "",
     "A readiness report for a PCI device (0000:01:00.0 or 01:00.0) or an IOMMU group number:",
     "IOMMU on, interrupt remapping, every group member with its driver, the verdict, exactly",
@@ -179,7 +208,11 @@ export const checkCommand: Command = {
     const target = parseCheckTarget(options.positionals[0]!);
     const { fix, probe } = options.target;
     const report = await diagnose(options.env, target, { fix, openers: (path) => probe.openers(path) });
-    io.stdout.write(options.json ? toJson(json(report, options.pciIds)) : render(report, options.pciIds, styleFor(io)));
+    const facts = await unsafeFacts(options.env.sysfs, report);
+    const style = styleFor(io);
+    io.stdout.write(options.json
+      ? toJson({ ...(json(report, options.pciIds) as object), uio: facts.uio.map((b) => ({ device: b.device, uio: b.uio ?? null })), noIommuMode: facts.noIommu ?? null })
+      : render(report, options.pciIds, style, terminalWidth(io)) + unsafeLines(facts, style));
     return report.ready ? 0 : 1;
   },
 };

@@ -12,7 +12,7 @@ import {
   VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
   VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_PCI_CONFIG_REGION_INDEX,
 } from "../../api/constants.js";
-import { isVfioError } from "../../api/errors.js";
+import { VfioProtocolError, VfioSystemError, isVfioError } from "../../api/errors.js";
 import { openDevice } from "../../api/open-device.js";
 import type { VfioSystem } from "../../api/vfio-system.js";
 import type { VfioDevice } from "../../api/device.js";
@@ -21,10 +21,10 @@ import { VfioUserClient } from "../../user/client.js";
 import { parsePciAddress } from "../../api/pci-address.js";
 import type { Command, CommandIo } from "../command.js";
 import { emulatedSystem } from "../emulated.js";
-import { parseCommandArgs, usageError } from "../parse-args.js";
+import { parseCommandArgs, parseTimeout, usageError } from "../parse-args.js";
 import { asSocketError, checkConnectSocketPath } from "../socket-path.js";
 import { formatBytes, hex, hexDigits } from "../format.js";
-import { formatTable } from "../style.js";
+import { formatTable, terminalWidth } from "../style.js";
 
 const PCI_REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "CONFIG", "VGA"];
 const PCI_IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
@@ -156,9 +156,11 @@ export async function inspectDevice(system: VfioSystem, name: string, group?: nu
  * Connects to a vfio-user server at `socket` and gathers the report; the connection is closed
  * again. A path that is no socket, or where nothing listens, rejects with one clear line.
  */
-export async function inspectSocket(socket: string, fds: boolean): Promise<DeviceReport> {
+export async function inspectSocket(socket: string, fds: boolean, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<DeviceReport> {
   await checkConnectSocketPath(socket);
-  const client = await VfioUserClient.connect(socket, { fds }).catch((error: unknown) => {
+  const client = await VfioUserClient.connect(socket, { fds, versionTimeoutMs: timeoutMs }).catch((error: unknown) => {
+    // The handshake's own verdicts (no reply in time, not a vfio-user server) say it all.
+    if (error instanceof VfioProtocolError || (error instanceof VfioSystemError && error.op === "VFIO_USER_VERSION")) throw error;
     throw asSocketError("connect", socket, error);
   });
   try {
@@ -171,13 +173,16 @@ export async function inspectSocket(socket: string, fds: boolean): Promise<Devic
   }
 }
 
+/** How long `vfio info --socket` waits for the server's VERSION reply by default. */
+const DEFAULT_TIMEOUT_MS = 5000;
+
 /** formatTable, indented two spaces under its heading. */
-function table(rows: readonly (readonly string[])[]): string {
-  return formatTable(rows.map(([first, ...rest]) => [`  ${first ?? ""}`, ...rest]));
+function table(rows: readonly (readonly string[])[], width: number | undefined): string {
+  return formatTable(rows.map(([first, ...rest]) => [`  ${first ?? ""}`, ...rest]), width);
 }
 
 /** The human-readable report. */
-export function renderReport(report: DeviceReport): string {
+export function renderReport(report: DeviceReport, width?: number): string {
   const lines = [
     report.group === undefined
       ? `${report.device}: ${report.via}, flags ${report.flagNames.join(" ") || "none"} (${hex(report.flags)})`
@@ -193,21 +198,21 @@ export function renderReport(report: DeviceReport): string {
         r.error !== undefined
           ? [String(r.index), r.name, "-", "-", `(${r.error})`, ""]
           : [String(r.index), r.name, formatBytes(BigInt(r.size!)), r.offset!, r.flagNames!.join(",") || "-", r.caps!.join("; ") || "-"]),
-    ]),
+    ], width),
     "",
     `irqs (${report.irqs.length}):`,
     table([
       ["index", "name", "count", "flags"],
       ...report.irqs.map((i) =>
         i.error !== undefined ? [String(i.index), i.name, "-", `(${i.error})`] : [String(i.index), i.name, String(i.count), i.flagNames!.join(",") || "-"]),
-    ]),
+    ], width),
     "",
   ];
   return lines.join("\n");
 }
 
-const USAGE = `usage: vfio info <device> [--json] [--group N]
-       vfio info --socket PATH [--json] [--no-fds]
+const USAGE = `usage: vfio info <device> [--emulated] [--json] [--group N]
+       vfio info --socket PATH [--json] [--no-fds] [--timeout MS]
 
 Opens <device> (a PCI address such as 0000:00:03.0 or 00:03.0, bound to vfio-pci) through
 VFIO and prints the device fd's view of it: device flags, PCI identity, every region (index,
@@ -220,6 +225,7 @@ With --socket, describes the device a vfio-user server serves on that UNIX socke
   --group N      the IOMMU group, when sysfs cannot tell it
   --socket PATH  a vfio-user server's socket
   --no-fds       over vfio-user, pass no file descriptors (message-based paths only)
+  --timeout MS   over vfio-user, how long to wait for the server's answer (default ${DEFAULT_TIMEOUT_MS})
 `;
 
 /** The command, over a given system (tests pass a scripted one). */
@@ -231,7 +237,7 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
     async run(args: readonly string[], io: CommandIo): Promise<number> {
       const { values, positionals } = parseCommandArgs("info", args, {
         json: { type: "boolean" }, group: { type: "string" }, socket: { type: "string" }, "no-fds": { type: "boolean" },
-        emulated: { type: "boolean" },
+        emulated: { type: "boolean" }, timeout: { type: "string" },
       });
       const json = values.json === true;
       const { socket } = values;
@@ -239,11 +245,12 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
         if (socket === "") throw usageError("info", "--socket needs the path of a vfio-user server's socket");
         if (positionals.length > 0) throw usageError("info", "give a device address or --socket PATH, not both");
         if (values.group !== undefined) throw usageError("info", "--group is for a device address, not --socket");
-        const report = await inspectSocket(socket, values["no-fds"] !== true);
-        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+        const report = await inspectSocket(socket, values["no-fds"] !== true, parseTimeout("info", values.timeout));
+        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, terminalWidth(io)));
         return 0;
       }
       if (values["no-fds"]) throw usageError("info", "--no-fds goes with --socket PATH only");
+      if (values.timeout !== undefined) throw usageError("info", "--timeout goes with --socket PATH only");
       if (values.group !== undefined && !/^\d+$/.test(values.group)) throw usageError("info", `--group needs a group number, not '${values.group}'`);
       const group = values.group === undefined ? undefined : Number(values.group);
       if (positionals.length !== 1) throw usageError("info", "give exactly one device address (e.g. vfio info 0000:00:03.0)");
@@ -252,7 +259,7 @@ export function infoCommand(makeSystem: () => VfioSystem & { close?(): Promise<v
       const system = values.emulated === true ? emulatedSystem() : makeSystem();
       try {
         const report = await inspectDevice(system, name, group);
-        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+        io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, terminalWidth(io)));
         return 0;
       } finally {
         await system.close?.();

@@ -8,11 +8,12 @@ import { restoreSteps } from "../../host/bind-plan.js";
 import { parsePciAddress } from "../../api/pci-address.js";
 import { checkGroupsClosed } from "../../host/safety-checks.js";
 import { defaultBindingDeps, type BindingDeps } from "../binding-deps.js";
-import type { Command } from "../command.js";
+import type { Command, CommandIo } from "../command.js";
+import { toJson } from "../describe-device.js";
 import { parseCommandArgs } from "../parse-args.js";
 import { formatShownStep, parseTimeout, reportFindings } from "./bind.js";
 
-const usage = `usage: vfio restore [<device>...] [--dry-run] [--force] [--timeout <ms>]
+const usage = `usage: vfio restore [<device>...] [--dry-run] [--force] [--json] [--timeout <ms>]
                     [--sysfs <dir> | --emulated] [--journal <file>]
 
 Puts each device that 'vfio bind' moved (all of them, or those named) back on the driver and
@@ -21,6 +22,8 @@ user has the device's group open.
 
   --dry-run        print every sysfs write, in order, and change nothing
   --force          go on even though a group is open
+  --json           print the outcome as JSON: each device's steps with --dry-run, else what
+                   was restored and what failed
   --timeout <ms>   limit for each write and check (default 10000)
   --sysfs <dir>    act on this sysfs tree instead of /sys (or a capture holding sys/)
   --emulated       act on the built-in emulated machine, as the journal (--journal) left it
@@ -35,8 +38,10 @@ export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command 
     async run(args, io) {
       const { values, positionals } = parseCommandArgs("restore", args, {
         "dry-run": { type: "boolean" }, force: { type: "boolean" }, timeout: { type: "string" },
-        sysfs: { type: "string" }, emulated: { type: "boolean" }, journal: { type: "string" },
+        sysfs: { type: "string" }, emulated: { type: "boolean" }, journal: { type: "string" }, json: { type: "boolean" },
       });
+      const json = values.json === true;
+      const out: CommandIo = json ? { ...io, stdout: { write: () => true }, stderr: { write: () => true } } : io;
       const dryRun = values["dry-run"] === true;
       const stepTimeoutMs = parseTimeout("restore", values.timeout);
       const target = await deps.openTarget("restore", values);
@@ -50,26 +55,39 @@ export function restoreCommand(deps: BindingDeps = defaultBindingDeps): Command 
       }
       const entries = wanted.length === 0 ? ours : ours.filter((e) => wanted.includes(e.address));
       if (entries.length === 0) {
-        io.stdout.write("Nothing to restore: the journal holds no device for this sysfs.\n");
+        io.stdout.write(json ? toJson({ devices: [], restored: [], failed: [] }) : "Nothing to restore: the journal holds no device for this sysfs.\n");
         return 0;
       }
       const groups = [...new Set(entries.map((e) => e.group))];
       const findings = await checkGroupsClosed(target.probe, groups);
-      if (!reportFindings(findings, values.force === true, dryRun, io)) {
+      if (!reportFindings(findings, values.force === true, dryRun, out)) {
+        if (json) io.stdout.write(toJson({ findings, refused: true }));
         io.stderr.write("vfio restore: refused; nothing was changed. Close the VFIO user first, or --force.\n");
         return 1;
       }
       if (dryRun) {
+        const devices = [];
         for (const entry of entries) {
-          io.stdout.write(`${entry.address} -> ${entry.previousDriver ?? "no driver"}:\n`);
-          for (const step of await restoreSteps(sysfs, entry)) io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`);
+          const steps = await restoreSteps(sysfs, entry);
+          devices.push({ address: entry.address, previousDriver: entry.previousDriver, steps: steps.map((s) => formatShownStep(s, sysfs)) });
+          out.stdout.write(`${entry.address} -> ${entry.previousDriver ?? "no driver"}:\n`);
+          for (const step of steps) out.stdout.write(`  ${formatShownStep(step, sysfs)}\n`);
         }
+        if (json) io.stdout.write(toJson({ findings, devices }));
         return 0;
       }
       const outcome = await executeRestore(entries, {
         sysfs, journal, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
-        onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
+        onStep: (step) => out.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
       });
+      if (json) {
+        io.stdout.write(toJson({
+          findings,
+          restored: outcome.restored.map((address) => ({ address, driver: entries.find((e) => e.address === address)!.previousDriver })),
+          failed: outcome.failed.map(({ address, error }) => ({ address, message: error instanceof Error ? error.message : String(error) })),
+        }));
+        return outcome.failed.length === 0 ? 0 : 1;
+      }
       for (const address of outcome.restored) {
         const entry = entries.find((e) => e.address === address)!;
         io.stdout.write(`Restored ${address} to ${entry.previousDriver ?? "no driver"}.\n`);

@@ -20,6 +20,7 @@ import { VfioError, VfioSystemError, errnoValue } from "../../api/errors.js";
 import type { Machine } from "../machine.js";
 import { InProcessNotifier } from "../notifier.js";
 import type { PciFunction } from "../pci/function.js";
+import { renderSysfs } from "../sysfs/emulated-sysfs.js";
 
 const PAGE = 4096;
 const PRESENT = 1n << 63n;
@@ -42,7 +43,7 @@ export class EmulatedUioSystem implements UioSystem {
   }
 
   get sysfs(): Sysfs {
-    return this.machine.sysfs();
+    return renderSysfs(this.machine);
   }
 
   private fn(name: string, file: string): PciFunction {

@@ -8,8 +8,7 @@ import type { RegionMapping, VfioDevice } from "../../api/device.js";
 import type { EventNotifier } from "../../api/event-notifier.js";
 import type { IrqSetRequest } from "../../api/irq-set.js";
 import type { VfioOp } from "../../api/op.js";
-import { VfioError } from "../../api/errors.js";
-import type { Machine } from "../machine.js";
+import { VfioSystemError, errnoValue } from "../../api/errors.js";
 import { InProcessNotifier } from "../notifier.js";
 import { readBar, writeBar } from "../../devices/pci/bar-routing.js";
 import { fail } from "./errno.js";
@@ -20,7 +19,7 @@ export class EmulatedDevice implements VfioDevice {
   private closed = false;
   private readonly mappings = new Set<EmulatedRegionMapping>();
 
-  constructor(readonly vdev: VfioPciDevice, private readonly machine: Machine, private readonly onClose: () => void) {
+  constructor(readonly vdev: VfioPciDevice, private readonly onClose: () => void) {
     this.name = vdev.name;
   }
 
@@ -41,7 +40,9 @@ export class EmulatedDevice implements VfioDevice {
 
   async write(index: number, offset: bigint, data: Uint8Array): Promise<void> {
     this.check("region write");
-    this.vdev.write(index, offset, data);
+    const written = this.vdev.write(index, offset, data);
+    // The kernel backend's answer to a pwrite cut short at the region's end (kernel/device.ts).
+    if (written < data.length) fail("region write", "EINVAL", `device ${this.name} region ${index}`, `only ${written} of ${data.length} bytes written: the write crosses the region's end`);
   }
 
   async mapRegion(index: number, offset = 0n, size?: bigint): Promise<RegionMapping> {
@@ -77,13 +78,10 @@ export class EmulatedDevice implements VfioDevice {
     if (this.closed) return;
     this.closed = true;
     for (const m of [...this.mappings]) m.unmap();
-    this.vdev.openCount--;
-    if (this.vdev.openCount === 0) {
-      this.vdev.disable();
-      this.machine.generation++; // sysfs "enable" changes
-    }
+    // vfio_device_fops_release(): vfio-pci's close_device first, then the group's bookkeeping
+    // (an unbind waiting for the last close resumes only after both, on a later microtask).
+    this.vdev.release();
     this.onClose();
-    if (this.vdev.openCount === 0) this.machine.deviceClosed(this.vdev);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -148,12 +146,14 @@ export class EmulatedRegionMapping implements RegionMapping {
   }
 
   private access(offset: number, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
-    if (!this.mapped) throw new VfioError(`BAR${this.index} mapping used after unmap()`, "EUNMAPPED");
+    if (!this.mapped) throw new VfioSystemError("mapping access", errnoValue("EFAULT"), "emulated", `BAR${this.index} mapping`, "used after unmap()");
     if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size || offset % size !== 0) {
       throw new RangeError(`BAR${this.index}: ${size}-byte access at ${offset} is outside the mapping or unaligned`);
     }
     const config = this.vdev.config;
-    if (!config || !config.memoryEnabled()) throw new VfioError(`BAR${this.index} access with Memory Space disabled (SIGBUS)`, "SIGBUS");
+    if (!config || !config.memoryEnabled()) {
+      throw new VfioSystemError("mapping access", errnoValue("EIO"), "emulated", `BAR${this.index} mapping`, "Memory Space Enable is off (real hardware: SIGBUS)");
+    }
     const at = this.offset + BigInt(offset);
     // The MSI-X table and PBA are the function's (msix_mappable_cap: x86 lets userspace map
     // them), every other byte the model's.

@@ -67,12 +67,8 @@ export class EmulatedGroup implements Group {
       fail(op, "EINVAL", this.target, this.core.container ? "set an IOMMU on the container first (VFIO_SET_IOMMU)" : "attach the group to a container first");
     }
     this.core.containerUsers++;
-    vdev.openCount++;
-    if (vdev.openCount === 1) {
-      vdev.enable();
-      this.machine.generation++; // sysfs "enable" changes
-    }
-    const device = new EmulatedDevice(vdev, this.machine, () => this.deviceClosed(device));
+    vdev.open();
+    const device = new EmulatedDevice(vdev, () => this.deviceClosed(device));
     this.devices.add(device);
     return device;
   }

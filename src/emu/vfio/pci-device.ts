@@ -33,6 +33,10 @@ export interface PciDeviceHost {
   reset(fn: PciFunction): void;
   /** INTx line of the function is asserted now. */
   intxAsserted(fn: PciFunction): boolean;
+  /** The device's first open enabled it, or its last close disabled it (sysfs "enable" changes). */
+  enableChanged(fn: PciFunction): void;
+  /** The device's last file closed (an unbind waiting for it may go on). */
+  lastClosed(fn: PciFunction): void;
 }
 
 export class VfioPciDevice {
@@ -59,8 +63,25 @@ export class VfioPciDevice {
     return this.fn.address;
   }
 
+  /** vfio_pci_core_open_device(): a new device file; the first one enables the device. */
+  open(): void {
+    this.openCount++;
+    if (this.openCount !== 1) return;
+    this.enable();
+    this.host.enableChanged(this.fn);
+  }
+
+  /** vfio_pci_core_close_device(): a device file closed; the last one disables the device. */
+  release(): void {
+    this.openCount--;
+    if (this.openCount !== 0) return;
+    this.disable();
+    this.host.enableChanged(this.fn);
+    this.host.lastClosed(this.fn);
+  }
+
   /** vfio_pci_core_enable(), on the first open. */
-  enable(): void {
+  private enable(): void {
     const cfg = this.fn.config;
     // "Don't allow our initial saved state to include busmaster", then pci_enable_device().
     cfg.write(PCI_COMMAND, 2, (cfg.command & ~PCI_COMMAND_MASTER) | PCI_COMMAND_MEMORY | (this.hasIoBar() ? 1 : 0));
@@ -77,7 +98,7 @@ export class VfioPciDevice {
   }
 
   /** vfio_pci_core_disable(), on the last close. */
-  disable(): void {
+  private disable(): void {
     const cfg = this.fn.config;
     cfg.write(PCI_COMMAND, 2, cfg.command & ~PCI_COMMAND_MASTER);
     this.irqs.disable();

@@ -2,9 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Machine } from "../../../src/emu/machine.js";
 import { defaultMachineSpec } from "../../../src/emu/default-machine.js";
+import { renderSysfs } from "../../../src/emu/sysfs/emulated-sysfs.js";
 
 test("the tree has Linux's layout: device directories under their bridges, relative links to groups and drivers", async () => {
-  const sysfs = new Machine(defaultMachineSpec({ guestInit: true })).sysfs();
+  const sysfs = renderSysfs(new Machine(defaultMachineSpec({ guestInit: true })));
   assert.equal(await sysfs.readlink("bus/pci/devices/0000:01:01.0"), "../../../devices/pci0000:00/0000:00:04.0/0000:01:01.0");
   assert.equal(await sysfs.readlink("bus/pci/devices/0000:01:01.0/iommu_group"), "../../../../kernel/iommu_groups/2");
   assert.equal(await sysfs.readlink("devices/pci0000:00/0000:00:04.0/0000:01:02.0/driver"), "../../../../bus/pci/drivers/e1000");
@@ -22,7 +23,7 @@ test("the tree has Linux's layout: device directories under their bridges, relat
 
 test("writes change the machine: driver_override + drivers_probe binds, unbind releases", async () => {
   const machine = new Machine(defaultMachineSpec());
-  const sysfs = machine.sysfs();
+  const sysfs = renderSysfs(machine);
   assert.equal(await sysfs.readlink("bus/pci/devices/0000:00:03.0/driver"), undefined);
   assert.equal(await sysfs.read("bus/pci/devices/0000:00:03.0/driver_override"), "(null)\n");
   await sysfs.write("bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci\n");
@@ -37,7 +38,7 @@ test("writes change the machine: driver_override + drivers_probe binds, unbind r
 });
 
 test("failed writes carry the errno the kernel's store method gives", async () => {
-  const sysfs = new Machine(defaultMachineSpec()).sysfs();
+  const sysfs = renderSysfs(new Machine(defaultMachineSpec()));
   await assert.rejects(sysfs.write("bus/pci/devices/0000:00:03.0/vendor", "1"), { code: "EACCES", op: "sysfs write" });
   await assert.rejects(sysfs.write("bus/pci/devices/0000:00:03.0/nonexistent", "1"), { code: "ENOENT" });
   await assert.rejects(sysfs.write("bus/pci/devices/0000:00:03.0", "1"), { code: "EISDIR" });

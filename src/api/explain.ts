@@ -1,11 +1,13 @@
 /**
  * Explanations for failures whose cause is known: what happened and what to do next. The
- * facts come from sysfs (group members and their drivers, IOMMU presence) and from the
- * process (capabilities, RLIMIT_MEMLOCK), so each hint names the actual device or limit.
- * The errno itself is never changed: callers match on it.
+ * facts come from sysfs (group members and their drivers, IOMMU presence) through the api
+ * Sysfs interface, read by the same code host/ uses (iommu-groups.ts), so every backend can
+ * give them and none keeps its own copy. The errno itself is never changed: callers match on it.
  */
-import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "../api/driver-managed-dma.js";
-import type { Sysfs } from "../api/sysfs.js";
+import { DRIVER_MANAGED_DMA_LINUX_6_1 } from "./driver-managed-dma.js";
+import { NOIOMMU_GROUP_NAME, listIommuGroups, readIommuGroup } from "./iommu-groups.js";
+import type { Sysfs } from "./sysfs.js";
+import { noIommuText } from "./no-iommu.js";
 
 /**
  * Runs an explanation; an explanation that itself fails (sysfs unreadable for this user, say)
@@ -25,16 +27,10 @@ export interface GroupMember {
   readonly driver: string | undefined;
 }
 
-/** The devices of IOMMU group `group`, from /sys/kernel/iommu_groups/N/devices. */
+/** The devices of IOMMU group `group` and their drivers (api/iommu-groups.ts readIommuGroup). */
 export async function groupMembers(sysfs: Sysfs, group: number): Promise<GroupMember[] | undefined> {
-  const devices = await sysfs.list(`kernel/iommu_groups/${group}/devices`);
-  if (devices === undefined) return undefined;
-  return Promise.all(
-    devices.map(async (address) => {
-      const link = await sysfs.readlink(`kernel/iommu_groups/${group}/devices/${address}/driver`);
-      return { address, driver: link === undefined ? undefined : link.split("/").pop() };
-    }),
-  );
+  const read = await readIommuGroup(sysfs, group);
+  return read?.members.map((m) => ({ address: m.name, driver: m.driver }));
 }
 
 
@@ -53,17 +49,18 @@ export async function explainNotViable(sysfs: Sysfs, group: number): Promise<str
   );
 }
 
-/** Whether the host has an IOMMU at all: /sys/class/iommu lists one entry per IOMMU unit. */
+/**
+ * Whether the host has an IOMMU at all: /sys/class/iommu lists one entry per IOMMU unit, and
+ * groups exist where one made them — but not VFIO's no-IOMMU groups, which isolate nothing
+ * (as host/iommu-status.ts decides).
+ */
 export async function iommuPresent(sysfs: Sysfs): Promise<boolean> {
   const units = await sysfs.list("class/iommu");
   if (units !== undefined && units.length > 0) return true;
-  const groups = await sysfs.list("kernel/iommu_groups");
-  return groups !== undefined && groups.length > 0;
+  return (await listIommuGroups(sysfs)).some((g) => g.name !== NOIOMMU_GROUP_NAME);
 }
 
-export const NO_IOMMU_HINT =
-  "no IOMMU is active: enable VT-d (Intel) or AMD-Vi in the firmware and boot with intel_iommu=on (Intel) " +
-  "or amd_iommu=on; /sys/class/iommu is empty";
+export const NO_IOMMU_HINT = noIommuText();
 
 /** Explains ENOENT on /dev/vfio/vfio. */
 export async function explainNoContainer(sysfs: Sysfs): Promise<string> {
