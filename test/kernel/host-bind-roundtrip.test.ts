@@ -225,7 +225,7 @@ test("a driver that refuses to bind: vfio-pci rejects a PCI bridge; the bind rol
   // a header type other than normal (Linux 6.1 drivers/vfio/pci/vfio_pci_core.c), a real probe
   // refusal after the edu and the e1000 have already moved.
   const refused = { ...plan, members: plan.members.map((m) => (m === bridge ? { ...m, action: "bind" as const } : m)), steps: [...plan.steps, ...bindSteps(bridge)] };
-  const error = await executeBind(refused, { sysfs, journal: memoryJournal(), stepTimeoutMs: 1500 }).then(
+  const error = await executeBind(refused, { sysfs, journal: memoryJournal(), stepTimeoutMs: 3000 }).then(
     () => assert.fail("the bind of the bridge succeeded"),
     (e: unknown) => e as BindStepError,
   );
