@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 import { runCli } from "../../src/cli/run.js";
 import { bindCommand } from "../../src/cli/commands/bind.js";
 import { restoreCommand } from "../../src/cli/commands/restore.js";
-import { defaultBindingDeps, shownPath } from "../../src/cli/binding-deps.js";
+import { defaultBindingDeps, shownPath, type BindingDeps } from "../../src/cli/binding-deps.js";
 import type { CommandIo } from "../../src/cli/command.js";
 import { nodeSysfs } from "../../src/host/node-sysfs.js";
 import { bindSteps, planBind } from "../../src/host/bind-plan.js";
@@ -183,7 +183,10 @@ test("--dry-run lists exactly the writes the real bind and restore make (bridge 
   const before = snapshot();
   const journal = tempJournal(t);
   const sysfs = recordingSysfs();
-  const deps = { ...defaultBindingDeps, openSysfs: async () => sysfs };
+  const deps: BindingDeps = {
+    ...defaultBindingDeps,
+    openTarget: async (command, where) => ({ ...(await defaultBindingDeps.openTarget(command, where)), sysfs }),
+  };
   const commands = [bindCommand(deps), restoreCommand(deps)];
 
   const dry = io();

@@ -25,6 +25,7 @@ const USAGE = `usage: vfio nvme identify (<device> | --emulated | --socket PATH)
        vfio nvme write (<device> | --emulated | --socket PATH) --lba N (--input FILE | --fill BYTE --blocks N)
        vfio nvme perf (<device> | --emulated | --socket PATH) [--access random|sequential] [--operation read|write]
                  [--block-size BYTES] [--queue-depth N] [--queues N] [--duration SEC] [--json]
+       <device> is a PCI address, or --emulated, or --socket PATH in its place
 
 Drives an NVMe controller from userspace (the vfio-ts NVMe driver) through VFIO: <device> is
 a PCI address bound to vfio-pci (such as 0000:00:06.0), or use --emulated or --socket PATH.

@@ -29,16 +29,12 @@ named on stderr: no other VM can have them.
   --qemu           print QEMU -device options
   --libvirt        print libvirt <hostdev> XML
   --json           print both, with the groups, their other members and the findings, as JSON
-                   (exit 1 when refused, as without)
   --memory <size>  the VM's memory (4G, 512M): with --qemu, RLIMIT_MEMLOCK must cover it
                    (libvirt raises the limit itself)
   --hugepages      the VM's memory comes from huge pages: enough must be free
   --force          go on although a VFIO user has a group open
   --sysfs <dir>    read this sysfs tree instead of /sys (or a capture holding sys/)
   --emulated       the built-in emulated machine`;
-
-/** JSON.stringify's replacer for findings that carry bigints (sizes). */
-const big = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? value.toString() : value);
 
 function memoryLine(f: MemoryFinding): string {
   return f.code === "memlock-below-memory"
@@ -75,7 +71,7 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         const report = await diagnose(target.env, { kind: "device", address }, { fix: target.fix, openers: (path) => target.probe.openers(path) });
         const forced = (f: Finding) => f.code === "group-open" && values.force === true;
         for (const f of report.findings) {
-          if (!findings.some((seen) => JSON.stringify(seen, big) === JSON.stringify(f, big))) findings.push(f);
+          findings.push(f);
           if (f.severity === "error" && !forced(f)) refused = true;
           for (const line of findingLines(f, style)) lines.add(forced(f) ? line.replace(/^(\S*)error:/, "$1warning (--force):") : line);
         }
@@ -85,7 +81,7 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
       if (memory !== undefined) {
         const free = values.hugepages ? await freeHugepageBytes(target.env.sysfs) : undefined;
         // libvirt raises RLIMIT_MEMLOCK of a VM with host devices itself (qemuDomainGetMemLockLimitBytes).
-        const memlockSeen = values.qemu || json ? memlock : undefined;
+        const memlockSeen = values.libvirt ? undefined : memlock;
         for (const f of memoryFindings(memory, memlockSeen, privileged, free)) {
           refused = true;
           findings.push(f);
@@ -93,12 +89,16 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         }
       }
       if (json) {
-        const plan = refused ? undefined : await planPassthrough(target.sysfs, devices);
+        if (refused) {
+          io.stdout.write(toJson({ findings, refused }));
+          return 1;
+        }
+        const plan = await planPassthrough(target.sysfs, devices);
         io.stdout.write(toJson({
-          devices, findings, refused,
-          ...(plan ? { groups: plan.groups, companions: plan.companions, qemu: qemuArguments(plan), libvirt: libvirtHostdevXml(plan) } : {}),
+          devices: plan.devices, groups: plan.groups, companions: plan.companions, findings, refused,
+          qemu: qemuArguments(plan), libvirt: libvirtHostdevXml(plan),
         }));
-        return refused ? 1 : 0;
+        return 0;
       }
       for (const line of lines) io.stderr.write(`${line}\n`);
       if (refused) {
