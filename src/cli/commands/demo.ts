@@ -6,7 +6,8 @@
  * not viable; binding a device to vfio-pci through sysfs; the container/group/device set-up
  * and a DMA mapping in raw VFIO calls; then the device driven as a user would drive it, through
  * the edu driver (src/drivers/edu.ts): factorial, DMA both ways, an MSI, and a DMA to an
- * unmapped IOVA that the IOMMU blocks, with the fault it records.
+ * unmapped IOVA that the IOMMU blocks, with the fault it records; then the contrast: the same
+ * stray DMA on UIO (uio-contrast.ts), landing in memory.
  */
 import {
   PCI_COMMAND, PCI_COMMAND_MASTER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_GROUP_FLAGS_CONTAINER_SET,
@@ -26,6 +27,7 @@ import { deviceIds } from "../describe-device.js";
 import { hex } from "../format.js";
 import { parseCommandArgs } from "../parse-args.js";
 import { styleFor } from "../style.js";
+import { uioContrast } from "../uio-contrast.js";
 
 const EDU = "0000:00:03.0";
 const NOT_VIABLE_EDU = "0000:01:01.0";
@@ -166,6 +168,8 @@ async function tour(io: CommandIo): Promise<void> {
   await group.close();
   await container.close();
   out("  device, group and container closed; the group is released and viable again.");
+
+  await uioContrast({ out, step, call, warn: (line) => io.stderr.write(`${line}\n`), style }, 11);
   out("");
   out(`Try it on real hardware: 'vfio ls', 'vfio check <device>'; on this machine again: 'vfio ls --emulated'.`);
 }
@@ -180,8 +184,9 @@ export const demoCommand: Command = {
     "Runs a tour of VFIO on the built-in emulated machine, which answers as Linux 6.1 does:",
     "the IOMMU groups (one not viable, and why), binding a device to vfio-pci, container and",
     "group set-up, DMA mapping, the edu device's factorial, DMA both ways, an MSI, and a DMA",
-    "to an unmapped IOVA blocked by the IOMMU with the fault it records. Needs no hardware,",
-    "no root and no IOMMU.",
+    "to an unmapped IOVA blocked by the IOMMU with the fault it records; then the same DMA on",
+    "UIO (uio_pci_generic, iommu=pt), where it lands in memory. Needs no hardware, no root and",
+    "no IOMMU.",
   ].join("\n"),
   async run(args, io) {
     parseCommandArgs("demo", args, {}, { min: 0, max: 0, name: "argument" });

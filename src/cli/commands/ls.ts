@@ -11,6 +11,7 @@ import { renderTopologyHtml } from "../topology-html.js";
 import { vfioCommand, type FixContext } from "../../host/fix-action.js";
 import type { IommuStatus } from "../../host/iommu-status.js";
 import { readInventory, type Inventory } from "../../host/inventory.js";
+import { describeUioBinding, uioBindings, type UioBinding } from "../../host/uio-status.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
@@ -30,7 +31,7 @@ function iommuLine(iommu: IommuStatus, style: Style): string {
 /** Per group, the processes holding /dev/vfio/<group> open (a VM, a driver). */
 type Openers = ReadonlyMap<number, readonly string[]>;
 
-function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined): string {
+function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined, uio: readonly UioBinding[] = []): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -78,10 +79,11 @@ function render(inventory: Inventory, ids: PciIds, style: Style, openers: Opener
   }
   if (openers.size > 0) lines.push("");
   for (const [group, who] of openers) lines.push(`Group ${group} is open by ${who.join(", ")}: in use by a VFIO user.`);
+  if (uio.length > 0) lines.push("", ...uio.map((b) => style.yellow(describeUioBinding(b))));
   return `${lines.join("\n")}\n`;
 }
 
-function json(inventory: Inventory, ids: PciIds, openers: Openers): unknown {
+function json(inventory: Inventory, ids: PciIds, openers: Openers, uio: readonly UioBinding[] = []): unknown {
   return {
     iommu: inventory.iommu,
     groups: inventory.groups.map(({ group, viability, devices }) => ({
@@ -95,6 +97,7 @@ function json(inventory: Inventory, ids: PciIds, openers: Openers): unknown {
       devices: devices.map((d) => deviceJson(d, ids)),
     })),
     devices: inventory.devices.map((d) => deviceJson(d, ids)),
+    uio: uio.map((b) => ({ device: b.device, uio: b.uio ?? null })),
   };
 }
 
@@ -136,7 +139,8 @@ export const lsCommand: Command = {
       const who = await options.target.probe.openers(`/dev/vfio/${group.id}`);
       if (who.length > 0) openers.set(group.id, who);
     }
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io)));
+    const uio = await uioBindings(options.env.sysfs, inventory.devices);
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers, uio)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io), uio));
     return 0;
   },
 };

@@ -71,6 +71,9 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         const report = await diagnose(target.env, { kind: "device", address }, { fix: target.fix, openers: (path) => target.probe.openers(path) });
         const forced = (f: Finding) => f.code === "group-open" && values.force === true;
         for (const f of report.findings) {
+          // libvirt opens /dev/vfio/N as the VM's user after labelling it for that user, and
+          // sets the VM's memlock limit: this user's access and limit do not apply.
+          if (values.libvirt && (f.code === "dev-vfio-denied" || f.code === "memlock-low")) continue;
           findings.push(f);
           if (f.severity === "error" && !forced(f)) refused = true;
           for (const line of findingLines(f, style)) lines.add(forced(f) ? line.replace(/^(\S*)error:/, "$1warning (--force):") : line);
@@ -106,7 +109,7 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         io.stderr.write(`vfio passthrough: refused; nothing printed. ${check} says more.\n`);
         return 1;
       }
-      const plan = await planPassthrough(target.sysfs, devices);
+      const plan = await planPassthrough(target.sysfs, devices, target.fix);
       if (plan.companions.length > 0) {
         io.stderr.write(`note: ${plan.companions.join(", ")} share the IOMMU group and go to this VM or to none\n`);
       }
