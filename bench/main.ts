@@ -7,8 +7,8 @@
  * mapping or in the same guest, a plain memory copy), because these machines are shared and
  * noisy. Each bench alternates its TS side and its baseline in several rounds, so both see the
  * same share of a busy machine; what is printed is the median of the per-round ratios and their
- * spread (min–max), with the load average at the bench's start. A figure that moves by more than
- * its spread between two runs is a bug in the bench.
+ * spread (interquartile range, and min–max), with the load average at the bench's start. A
+ * figure whose median moves out of the other run's interquartile range is a bug in the bench.
  *
  * A bench module exports `name` and `run(): Promise<Figure[]>`; it may return a `skipped` reason
  * when what it measures cannot run here (no /dev/vfio, no compiler).
@@ -42,7 +42,7 @@ export function describe(figure: Figure): string {
   const s = summarize(figure);
   const direction = figure.higherIsBetter ? "higher is better" : "lower is better";
   return (
-    `  ${figure.label}: ratio ${s.ratio.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)} over ${s.rounds} rounds; ${direction})` +
+    `  ${figure.label}: ratio ${s.ratio.toFixed(2)} (IQR ${s.q1.toFixed(2)}–${s.q3.toFixed(2)}, range ${s.min.toFixed(2)}–${s.max.toFixed(2)}, ${s.rounds} rounds; ${direction})` +
     ` — ${format(s.value)} ${figure.unit} vs ${figure.baseline} ${format(s.baselineValue)} ${figure.unit}`
   );
 }

@@ -1,8 +1,10 @@
 /**
  * Figures measured in rounds: each round measures the TS side and its baseline back to back,
  * so that both see the same share of a shared machine, and a figure is the median of the
- * per-round ratios with their spread. One noisy round then moves the spread, not the figure.
+ * per-round ratios with their spread (the interquartile range, and the full range). One noisy
+ * round then moves the range, not the figure.
  */
+import { threadCpuSeconds } from "./cpu-time.js";
 
 /** One figure of a bench: the TS side and its baseline, one pair of measurements per round. */
 export interface Figure {
@@ -19,6 +21,9 @@ export interface Figure {
 export interface Summary {
   /** Median over rounds of value / baseline. */
   readonly ratio: number;
+  /** The interquartile range of the per-round ratios: the spread a second run should land in. */
+  readonly q1: number;
+  readonly q3: number;
   readonly min: number;
   readonly max: number;
   readonly rounds: number;
@@ -33,6 +38,14 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The `q` quantile (0–1) of `values`, linearly interpolated between the two nearest ranks. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  return sorted[low]! + (sorted[Math.min(low + 1, sorted.length - 1)]! - sorted[low]!) * (at - low);
+}
+
 /** The `p`th percentile (0–100) of `values`, nearest rank. */
 export function percentile(values: ArrayLike<number>, p: number): number {
   const sorted = Array.from(values).sort((a, b) => a - b);
@@ -43,6 +56,8 @@ export function summarize(figure: Figure): Summary {
   const ratios = figure.rounds.map((r) => r.value / r.baseline);
   return {
     ratio: median(ratios),
+    q1: quantile(ratios, 0.25),
+    q3: quantile(ratios, 0.75),
     min: Math.min(...ratios),
     max: Math.max(...ratios),
     rounds: ratios.length,
@@ -58,23 +73,25 @@ export function roundCount(fallback: number): number {
 }
 
 /**
- * Runs `bodies` in turn, `sliceMs` at a time, for `rounds` rounds; returns each body's calls per
- * second in every round (for benches whose baseline is JS in the same process).
+ * Runs `bodies` in turn, `sliceMs` of this thread's CPU time each, for `rounds` rounds; returns
+ * each body's calls per CPU second in every round (for benches whose baseline is JS in the same
+ * process).
  */
 export function slices(rounds: number, sliceMs: number, batch: number, bodies: readonly (() => void)[]): number[][] {
   const perRound: number[][] = [];
+  const slice = sliceMs / 1000;
   for (let r = 0; r < rounds; r++) {
     perRound.push(
       bodies.map((body) => {
-        const start = performance.now();
+        const start = threadCpuSeconds();
         let now = start;
         let calls = 0;
-        while (now - start < sliceMs) {
+        while (now - start < slice) {
           for (let i = 0; i < batch; i++) body();
           calls += batch;
-          now = performance.now();
+          now = threadCpuSeconds();
         }
-        return calls / ((now - start) / 1000);
+        return calls / (now - start);
       }),
     );
   }

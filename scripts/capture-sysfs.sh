@@ -6,7 +6,9 @@
 #
 #   OUT_DIR/sys/...                 a subset of /sys, same layout, symlinks kept as written
 #                                   (relative), so driver/iommu_group/physfn/virtfn links still
-#                                   resolve inside OUT_DIR/sys
+#                                   resolve inside OUT_DIR/sys; with what hangs off the devices
+#                                   (class/net, class/block, dev/block, bus/virtio with 9p
+#                                   mount_tag, fs/virtiofs, class/graphics) for bind's checks
 #   OUT_DIR/proc/cmdline            /proc/cmdline (intel_iommu=, amd_iommu=, iommu=, intremap=)
 #   OUT_DIR/proc/self/limits        the capturing shell's limits (RLIMIT_MEMLOCK)
 #   OUT_DIR/proc/self/status        its Uid/Gid/Groups lines only (who could open /dev/vfio/N)

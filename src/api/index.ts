@@ -20,6 +20,8 @@ export * from "./hosting.js";
 export * from "./iova-allocator.js";
 export * from "./container-dma-space.js";
 export * from "./open-device.js";
+export * from "./open-noiommu-device.js";
+export * from "./unsafe-opt-in.js";
 export * from "./no-iommu.js";
 export * from "./pci-config.js";
 export * from "./pci-address.js";

@@ -27,8 +27,12 @@ export interface VfioSystem {
   readonly sysfs: Sysfs;
   /** open("/dev/vfio/vfio"). */
   openContainer(): Promise<Container>;
-  /** open("/dev/vfio/<id>"). Rejects with ENOENT when there is no such group. */
-  openGroup(id: number): Promise<Group>;
+  /**
+   * open("/dev/vfio/<id>"), or with `noiommu` open("/dev/vfio/noiommu-<id>"), the node of one
+   * of VFIO's fake no-IOMMU groups (open-noiommu-device.ts). Rejects with ENOENT when there is
+   * no such group.
+   */
+  openGroup(id: number, options?: { readonly noiommu?: boolean }): Promise<Group>;
   /** Page-aligned shared memory of at least `size` bytes (hugepages where asked and available). */
   allocateMemory(size: number, options?: { readonly hugepages?: boolean }): ProcessMemory;
   /** An eventfd (kernel) or an in-process notifier (emulated). */

@@ -62,6 +62,8 @@ const HOST_OPTIONS = {
 /** Parsed host options plus the positional arguments. */
 export interface HostOptions {
   readonly env: HostEnvironment;
+  /** `--html FILE`, for the commands that offer it (parseHostOptions' `html`). */
+  readonly html: string | undefined;
   readonly target: TargetMachine;
   readonly json: boolean;
   readonly pciIds: PciIds;
@@ -82,14 +84,17 @@ export const HOST_OPTIONS_USAGE = [
  * positional counts with a VfioUsageError, and a --sysfs DIR that is not a sysfs tree with one
  * coded ENOTSYSFS.
  */
-export async function parseHostOptions(command: string, args: readonly string[], positionals: PositionalCount): Promise<HostOptions> {
-  const parsed = parseCommandArgs(command, args, HOST_OPTIONS, positionals);
-  const { values } = parsed;
+export async function parseHostOptions(command: string, args: readonly string[], positionals: PositionalCount, offers: { html?: boolean } = {}): Promise<HostOptions> {
+  const parsed = parseCommandArgs(command, args, offers.html ? { ...HOST_OPTIONS, html: { type: "string" } } : HOST_OPTIONS, positionals);
+  const values = parsed.values as typeof parsed.values & { html?: string };
+  if (values.html === "") throw usageError(command, "--html needs the file to write, e.g. --html topology.html");
+  if (values.html !== undefined && values.json) throw usageError(command, "--html and --json exclude each other");
   const target = await openTargetMachine(command, { sysfs: values.sysfs, emulated: values.emulated });
   return {
     env: target.env,
     target,
     json: values.json === true,
+    html: values.html,
     pciIds: await loadPciIds(values["pci-ids"]),
     positionals: parsed.positionals,
   };

@@ -78,7 +78,9 @@ export async function runCli(argv: readonly string[], io: CommandIo, commands: r
     return 0;
   }
   const unknown = (what: string): number => {
-    io.stderr.write(`vfio: unknown command '${what}'${didYouMean(what, commands.map((c) => c.name))}; run 'vfio --help' for the list\n`);
+    const message = `unknown command '${what}'${didYouMean(what, commands.map((c) => c.name))}; run 'vfio --help' for the list`;
+    if (wantsJson(args)) io.stdout.write(toJson(errorJson(new VfioUsageError(message, "EUSAGE"))));
+    else io.stderr.write(`vfio: ${message}\n`);
     return 2;
   };
   const usageOf = (command: Command): number => {

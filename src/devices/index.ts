@@ -9,3 +9,4 @@ export * from "./pci/msi-capability.js";
 export * from "./pci/config-space.js";
 export * from "./edu.js";
 export * from "./pci/bar-routing.js";
+export * from "./nvme/index.js";

@@ -9,7 +9,7 @@
  *   group 1  00:03.0 edu                                   vfio-pci, no reset method
  *   group 2  00:04.0 PCI-PCI bridge, 01:01.0 edu (vfio-pci), 01:02.0 e1000 (e1000): not viable
  *   group 3  00:05.0 PCIe root port (ACS)                  pcieport
- *   group 4  00:06.0 NVMe                                  vfio-pci
+ *   group 4  00:06.0 NVMe (devices/nvme, 1 MiB in memory)  vfio-pci
  *   group 5  00:07.0 virtio 9p                             virtio-pci
  *   group 6  00:1f.0/.2/.3 ICH9 LPC, AHCI, SMBus (one multi-function slot, no ACS)
  *   group 7  02:00.0 edu behind the root port              vfio-pci, bus reset
@@ -18,6 +18,8 @@ import type { DeviceModel, MsixSpec, PciIdentity } from "../api/hosting.js";
 import type { MachineSpec } from "./machine.js";
 import { InertModel } from "./pci/inert-model.js";
 import { eduModel } from "./models.js";
+import { MemoryStore } from "../devices/nvme/block-store.js";
+import { NvmeDevice } from "../devices/nvme/controller.js";
 
 const qemu: { readonly subsystemVendorId: number; readonly subsystemId: number } = { subsystemVendorId: 0x1af4, subsystemId: 0x1100 };
 const id = (vendorId: number, deviceId: number, classCode: number, revision: number, sub = qemu): PciIdentity => ({
@@ -63,7 +65,7 @@ function guestMachine(): MachineSpec {
       { address: "00:03.0", kind: "endpoint", irq: 11, resetMethod: "none", driverOverride: "vfio-pci", model: eduModel },
       { address: "00:04.0", kind: "pci-bridge", secondaryBus: 1, irq: 20, model: inert("pci-bridge", id(0x1b36, 0x0001, 0x060400, 0, { subsystemVendorId: 0, subsystemId: 0 }), [mem64(0x100n)], 1, 1) },
       { address: "00:05.0", kind: "pcie-root-port", secondaryBus: 2, acs: true, irq: 21, model: inert("pcie-root-port", id(0x1b36, 0x000c, 0x060400, 0, { subsystemVendorId: 0x1b36, subsystemId: 0 }), [mem32(0x1000n)], 1) },
-      { address: "00:06.0", kind: "endpoint", express: true, irq: 11, resetMethod: "flr", driverOverride: "vfio-pci", model: inert("nvme", id(0x1b36, 0x0010, 0x010802, 2), [mem64(0x4000n)], 1, 0, { vectors: 65, tableBar: 0, tableOffset: 0x2000, pbaBar: 0, pbaOffset: 0x3000 }) },
+      { address: "00:06.0", kind: "endpoint", express: true, irq: 11, resetMethod: "flr", driverOverride: "vfio-pci", model: () => new NvmeDevice({ namespaces: [{ store: new MemoryStore(1 << 20) }] }) },
       { address: "00:07.0", kind: "endpoint", irq: 23, model: inert("virtio-9p", id(0x1af4, 0x1009, 0x000200, 0, { subsystemVendorId: 0x1af4, subsystemId: 0x0009 }), [io(0x40n), mem32(0x1000n), undefined, undefined, mem64(0x4000n, true)], 1) },
       { address: "00:1f.0", kind: "endpoint", irq: 0, model: inert("ICH9 LPC", id(0x8086, 0x2918, 0x060100, 2)) },
       { address: "00:1f.2", kind: "endpoint", irq: 10, model: inert("ICH9 AHCI", id(0x8086, 0x2922, 0x010601, 2), [undefined, undefined, undefined, undefined, io(0x20n), mem32(0x1000n)], 1, 1) },

@@ -47,7 +47,9 @@ export class EmulatedSystem implements VfioSystem {
    * open("/dev/vfio/<id>"): ENOENT when no device of that group is bound to vfio-pci (the
    * node does not exist), EBUSY when the group is already open (vfio_group_fops_open).
    */
-  async openGroup(id: number): Promise<Group> {
+  async openGroup(id: number, options: { readonly noiommu?: boolean } = {}): Promise<Group> {
+    // The emulated machine has an IOMMU: vfio-pci gives no device a fake no-IOMMU group.
+    if (options.noiommu) fail("open", "ENOENT", `/dev/vfio/noiommu-${id}`, "no device is in a no-IOMMU group: this machine has an IOMMU");
     const core = this.machine.vfioGroups.get(id);
     if (!core) fail("open", "ENOENT", `/dev/vfio/${id}`, "no device of that IOMMU group is bound to vfio-pci");
     if (core.openedFile) fail("open", "EBUSY", `/dev/vfio/${id}`, "the group is already open");

@@ -129,7 +129,7 @@ export async function executeBind(plan: BindPlan, options: ExecutorOptions): Pro
     try {
       if (step.kind === "write" && !touched.some((e) => e.address === step.device)) {
         const planned = plan.members.find((m) => m.address === step.device);
-        const state = await readBindingState(sysfs, step.device);
+        const state = await readBindingState(sysfs, step.device, { allowNoGroup: plan.driver !== undefined && plan.driver !== VFIO_PCI });
         if (!planned || state.driver !== planned.driver || state.override !== planned.override) {
           throw new VfioUsageError(
             `${step.device} changed since the plan was made (driver ${state.driver ?? "none"}, override ${state.override ?? "none"}); plan again`,
@@ -138,7 +138,7 @@ export async function executeBind(plan: BindPlan, options: ExecutorOptions): Pro
         }
         const entry: JournalEntry = {
           address: state.address, group: state.group, previousDriver: state.driver, previousOverride: state.override,
-          boundTo: VFIO_PCI, time: now().toISOString(), sysfs: sysfs.description,
+          boundTo: plan.driver ?? VFIO_PCI, time: now().toISOString(), sysfs: sysfs.description,
         };
         await journal.record(entry);
         touched.push(entry);

@@ -58,6 +58,8 @@ export interface MemberPlan extends BindingState {
 }
 
 export interface BindPlan {
+  /** The driver the plan binds to (default vfio-pci; uio-bind-plan.ts plans uio_pci_generic). */
+  readonly driver?: string;
   readonly groups: readonly number[];
   readonly members: readonly MemberPlan[];
   readonly steps: readonly BindStep[];

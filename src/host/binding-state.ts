@@ -56,7 +56,7 @@ export async function readOverride(sysfs: Sysfs, address: string): Promise<strin
  * @throws VfioUsageError when the device does not exist; VfioProtocolError when sysfs is malformed;
  *   a VfioError ENODEV when the device has no IOMMU group (api/no-iommu.ts).
  */
-export async function readBindingState(sysfs: Sysfs, address: string): Promise<BindingState> {
+export async function readBindingState(sysfs: Sysfs, address: string, options: { readonly allowNoGroup?: boolean } = {}): Promise<BindingState> {
   const classText = await sysfs.read(pciPaths.deviceClass(address));
   if (classText === undefined) throw new VfioUsageError(`no PCI device ${address} in ${sysfs.description}`, "ENODEV");
   const classCode = Number.parseInt(classText.trim(), 16);
@@ -64,6 +64,10 @@ export async function readBindingState(sysfs: Sysfs, address: string): Promise<B
     throw new VfioProtocolError(`${pciPaths.deviceClass(address)}: '${classText.trim()}' is not a class code`, "class");
   }
   const groupLink = await sysfs.readlink(pciPaths.iommuGroupLink(address));
+  // UIO needs no IOMMU: a device without a group is group -1 there.
+  if (groupLink === undefined && options.allowNoGroup) {
+    return { address, driver: await readDriver(sysfs, address), override: await readOverride(sysfs, address), group: -1, classCode };
+  }
   if (groupLink === undefined) {
     throw await noIommuGroupError(sysfs, address);
   }

@@ -6,7 +6,7 @@ import { VfioError, VfioUsageError } from "../api/errors.js";
 import { noIommuText } from "../api/no-iommu.js";
 import type { DevNode, HostEnvironment } from "../api/host-environment.js";
 import type { Sysfs } from "../api/sysfs.js";
-import { bindVfioPciAction, LIVE_FIX_CONTEXT, loadVfioPciAction, unbindAction, type FixAction, type FixContext } from "./fix-action.js";
+import { bindVfioPciAction, LIVE_FIX_CONTEXT, loadVfioPciAction, unbindAction, vfioCommand, type FixAction, type FixContext } from "./fix-action.js";
 import { readIommuGroup, type IommuGroup } from "./iommu-groups.js";
 import { readIommuStatus, type IommuStatus } from "./iommu-status.js";
 import { hasDmaOwnership, hasResetMethodAttribute, parseKernelRelease, type KernelVersion } from "./kernel-release.js";
@@ -148,7 +148,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget, option
   if (target.kind === "device") {
     targetDevice = await readPciDevice(sysfs, target.address);
     if (targetDevice === undefined) {
-      throw new VfioUsageError(`no PCI device ${target.address} in ${sysfs.description}: run 'vfio ls' to see the devices`, "ENOENT");
+      throw new VfioUsageError(`no PCI device ${target.address} in ${sysfs.description}: run '${vfioCommand(context, "ls")}' to see the devices`, "ENOENT");
     }
     groupId = targetDevice.iommuGroup;
   } else {
@@ -158,7 +158,7 @@ export async function diagnose(env: HostEnvironment, target: CheckTarget, option
   if (target.kind === "group" && group === undefined) {
     // No IOMMU is the machine's state (exit 1, api/no-iommu.ts); a wrong number is the user's slip.
     if (!iommu.active) throw new VfioError(`no IOMMU group ${target.id} in ${sysfs.description}: ${noIommuText(iommu.inactiveReason)}`, "ENODEV");
-    throw new VfioUsageError(`no IOMMU group ${target.id} in ${sysfs.description}: run 'vfio ls' to see the groups`, "ENOENT");
+    throw new VfioUsageError(`no IOMMU group ${target.id} in ${sysfs.description}: run '${vfioCommand(context, "ls")}' to see the groups`, "ENOENT");
   }
 
   const osrelease = await env.readProc("sys/kernel/osrelease");

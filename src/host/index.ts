@@ -36,3 +36,5 @@ export * from "./host-probe.js";
 export * from "./safety-checks.js";
 export * from "./passthrough.js";
 export * from "./persist.js";
+export * from "./uio-status.js";
+export * from "./uio-bind-plan.js";

@@ -11,6 +11,7 @@ import type { Sysfs } from "../api/sysfs.js";
 import { VIABLE_DRIVERS, groupMembers, isBridge, readBindingState } from "./binding-state.js";
 import { VFIO_PCI } from "./bind-plan.js";
 import { parsePciAddress } from "../api/pci-address.js";
+import { LIVE_FIX_CONTEXT, vfioCommand, type FixContext } from "./fix-action.js";
 
 export interface PassthroughPlan {
   /** The devices to pass, as named. */
@@ -25,7 +26,7 @@ export interface PassthroughPlan {
  * @throws VfioUsageError (code ENOTBOUND) for a device not on vfio-pci, (ENOTVIABLE) for a
  *   group with a member on a driver that claims DMA; both say what to run.
  */
-export async function planPassthrough(sysfs: Sysfs, devices: readonly string[]): Promise<PassthroughPlan> {
+export async function planPassthrough(sysfs: Sysfs, devices: readonly string[], context: FixContext = LIVE_FIX_CONTEXT): Promise<PassthroughPlan> {
   if (devices.length === 0) throw new VfioUsageError("name at least one PCI device");
   const named: string[] = [];
   const groups: number[] = [];
@@ -33,7 +34,7 @@ export async function planPassthrough(sysfs: Sysfs, devices: readonly string[]):
     const address = parsePciAddress(text) as string;
     const state = await readBindingState(sysfs, address);
     if (state.driver !== VFIO_PCI) {
-      throw new VfioUsageError(`${address} is ${state.driver ? `bound to ${state.driver}` : "not bound"}, not vfio-pci: run 'vfio bind ${address}' first`, "ENOTBOUND");
+      throw new VfioUsageError(`${address} is ${state.driver ? `bound to ${state.driver}` : "not bound"}, not vfio-pci: run '${vfioCommand(context, "bind", address)}' first`, "ENOTBOUND");
     }
     if (!named.includes(address)) named.push(address);
     if (!groups.includes(state.group)) groups.push(state.group);
@@ -43,7 +44,7 @@ export async function planPassthrough(sysfs: Sysfs, devices: readonly string[]):
     for (const member of await groupMembers(sysfs, group)) {
       const state = await readBindingState(sysfs, member);
       if (state.driver !== null && !VIABLE_DRIVERS.has(state.driver)) {
-        throw new VfioUsageError(`IOMMU group ${group} is not viable: ${member} is bound to ${state.driver}; run 'vfio bind ${member}'`, "ENOTVIABLE");
+        throw new VfioUsageError(`IOMMU group ${group} is not viable: ${member} is bound to ${state.driver}; run '${vfioCommand(context, "bind", member)}'`, "ENOTVIABLE");
       }
       if (!named.includes(member) && state.driver === VFIO_PCI && !isBridge(state.classCode)) companions.push(member);
     }

@@ -67,9 +67,10 @@ export class KernelSystem implements VfioSystem, AsyncDisposable {
     return container;
   }
 
-  async openGroup(id: number): Promise<KernelGroup> {
+  async openGroup(id: number, options: { readonly noiommu?: boolean } = {}): Promise<KernelGroup> {
     if (!Number.isSafeInteger(id) || id < 0) throw syscallError("open", -errnoValue("ENOENT"), `group ${id}`, "a group number is a non-negative integer");
-    const path = `${this.#ctx.devVfio}/${id}`;
+    // A fake no-IOMMU group's node is /dev/vfio/noiommu-N (vfio_group_alloc, drivers/vfio/vfio_main.c).
+    const path = `${this.#ctx.devVfio}/${options.noiommu ? "noiommu-" : ""}${id}`;
     const fd = this.#ctx.libc.open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) throw syscallError("open", fd, path, await safeHint(() => this.#openHint(-fd, path, id)));
     const group = new KernelGroup(this.#ctx, id, fd, () => this.#groups.delete(group));

@@ -26,6 +26,12 @@ export const MSG_NOSIGNAL = 0x4000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const SHUT_RDWR = 2;
 export const POLLOUT = 0x4;
+/** fcntl(2) commands and flags (asm-generic/fcntl.h, linux/fcntl.h). */
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_GET_SEALS = 1034;
+export const F_SEAL_SHRINK = 0x2;
+export const O_NONBLOCK = 0o4000;
 /** Most fds one SCM_RIGHTS message may carry (include/net/scm.h SCM_MAX_FD). */
 export const SCM_MAX_FD = 253;
 
@@ -85,6 +91,8 @@ export interface SocketLibc {
   write(fd: number, data: Uint8Array): number;
   /** poll(2) with timeout 0: whether a write to `fd` would not block now. */
   writableNow(fd: number): boolean;
+  /** fcntl(2) with an int argument (F_GETFL, F_SETFL, F_GET_SEALS); the result or -errno. */
+  fcntl(fd: number, command: number, arg: number): number;
   /** Watches `fd` on the event loop; `callback` runs while an awaited event holds (fd-watch.ts). */
   watch(fd: number, callback: (events: FdEvents) => void): FdWatch;
 }
@@ -118,6 +126,7 @@ function createSocketLibc(): SocketLibc {
   const recvmsg = lib.func("intptr_t recvmsg(int fd, void *msg, int flags)");
   const shutdown = lib.func("int shutdown(int fd, int how)");
   const poll = lib.func("int poll(_Inout_ void *fds, unsigned long nfds, int timeout)");
+  const fcntl = lib.func("fcntl", "int", ["int", "int", "int"]);
   const pollfd = new Int16Array(new ArrayBuffer(128), 0, 4);
   const ok = (result: number | bigint): number => (Number(result) < 0 ? -errno() : Number(result));
   const address = (b: Uint8Array): bigint => BigInt(k.address(b) as unknown as bigint);
@@ -222,6 +231,7 @@ function createSocketLibc(): SocketLibc {
       const n = poll(pollfd, 1, 0) as number;
       return n === 1 && (pollfd[3]! & POLLOUT) !== 0;
     },
+    fcntl: (fd, command, arg) => ok(fcntl(fd, command, arg) as number),
     watch: (fd, callback) => libc.watch(fd, callback),
   };
 }

@@ -140,9 +140,12 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
     return client;
   }
 
-  /** Whether fds pass on this connection (memfd DMA, eventfd interrupts, mmap). */
+  /**
+   * Whether fds pass on this connection (memfd DMA, eventfd interrupts, mmap): the transport
+   * can carry them and the server takes them (a max_msg_fds of 0 says it cannot).
+   */
   get canPassFds(): boolean {
-    return this.#transport.canPassFds;
+    return this.#transport.canPassFds && (this.serverCaps === undefined || this.serverCaps.maxMsgFds > 0);
   }
 
   /** Whether twin-socket mode is on. */
@@ -423,7 +426,7 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
       if (n !== null && n.fd === undefined) throw new VfioSystemError("VFIO_USER_DEVICE_SET_IRQS", errnoValue("EINVAL"), "vfio-user", this.name, "a notifier without an eventfd cannot be passed");
       fds.push(n === null ? null : n.fd!);
     }
-    if (fds.some((fd) => fd !== null) && !this.#transport.canPassFds) {
+    if (fds.some((fd) => fd !== null) && !this.canPassFds) {
       throw new VfioSystemError("VFIO_USER_DEVICE_SET_IRQS", errnoValue("EINVAL"), "vfio-user", this.name, "this connection cannot pass eventfds");
     }
     // vfio-user has no "-1" fd: a run of notifiers is sent with its fds, a run of nulls with
@@ -470,7 +473,7 @@ export class VfioUserClient implements VfioDevice, DmaSpace {
     let memory: MemfdMemory | undefined;
     let bytes: Uint8Array;
     try {
-      if (this.#dmaFds) {
+      if (this.#dmaFds && this.canPassFds) {
         memory = allocateMemfd(loadLibc(), rounded, { name: "vfio-user-dma" });
         bytes = memory.bytes;
       } else {

@@ -277,7 +277,7 @@ function version(ctx: RequestContext, message: Message, fds: number[]): Reply | 
     }
   }
   const payload = encodeVersion(VFIO_USER_MAJOR, minor, {
-    maxMsgFds: ours.maxMsgFds,
+    maxMsgFds: ctx.canPassFds ? ours.maxMsgFds : 0,
     maxDataXferSize: ours.maxDataXferSize,
     maxDmaMaps: ours.maxDmaMaps,
     pgsizes: ours.pgsizes,
@@ -507,7 +507,9 @@ function deviceFeature(ctx: RequestContext, message: Message, fds: number[]): Re
       if (!ctx.dma.logging) throw refuse("logging is not running");
       if (data.byteLength !== dmaLoggingReportLayout.size) throw refuse("DMA_LOGGING_REPORT data is the wrong size");
       const r = dmaLoggingReportLayout.decode(data);
-      if (r.pageSize === 0n || (r.pageSize & (r.pageSize - 1n)) !== 0n) throw refuse("page_size must be a power of two");
+      // vfio_ioctl_device_feature_logging_report (drivers/vfio/vfio_main.c): page_size < 4 KiB
+      // or not a power of two is EINVAL.
+      if (r.pageSize < 4096n || (r.pageSize & (r.pageSize - 1n)) !== 0n) throw refuse("page_size must be a power of two ≥ 4096");
       if (r.length === 0n || r.iova + r.length > 1n << 64n) throw refuse("empty or wrapping range");
       const pages = (r.length + r.pageSize - 1n) / r.pageSize;
       const bitmapBytes = ((pages + 63n) / 64n) * 8n;

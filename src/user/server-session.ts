@@ -3,15 +3,19 @@
  * windows and interrupt eventfds, and the server→client commands (DMA_READ/DMA_WRITE) in
  * flight. Everything the client handed over is released when the connection ends, and the
  * device is left as it was for the next client (VFIO-USER.md §5).
+ *
+ * What a client may cost is bounded (limits.ts): time to negotiate, time idle, server→client
+ * requests in flight (each with a timeout, all failed on DEVICE_RESET and on disconnect).
  */
 import { readlinkSync } from "node:fs";
 import { VfioSystemError, errnoValue } from "../api/errors.js";
 import { DmaFaultError } from "../api/hosting.js";
 import { VFIO_USER_F_ERROR, VFIO_USER_F_TYPE_MASK, VFIO_USER_F_TYPE_REPLY } from "../abi/vfio-user/header.js";
 import { VfioUserCommand } from "../abi/vfio-user/command.js";
-import { dmaAccessLayout } from "../abi/vfio-user/messages.js";
-import { loadSocketLibc, type SocketLibc } from "../native/socket.js";
-import { DmaWindows, type DmaMessenger } from "./dma-windows.js";
+import { F_GETFL, F_SETFL, O_NONBLOCK, loadSocketLibc, type SocketLibc } from "../native/socket.js";
+import { MessageDma } from "./dma-messenger.js";
+import { DmaTransferError, DmaWindows } from "./dma-windows.js";
+import { Deadline, type ServerLimits } from "./limits.js";
 import { handleRequest, type RequestContext } from "./handle-request.js";
 import { encodeCommand, type Message } from "./protocol/message.js";
 import type { Capabilities } from "./protocol/version.js";
@@ -22,6 +26,20 @@ import type { Transport } from "./transport/transport.js";
 interface Pending {
   resolve(message: Message): void;
   reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** A device DMA the server could not complete, for the log. */
+export interface DmaFailure {
+  readonly access: "read" | "write";
+  readonly address: bigint;
+  readonly length: number;
+  readonly reason: string;
+}
+
+export interface SessionEvents {
+  /** A device DMA failed (logged by `vfio serve` where a user sees it). */
+  readonly onDmaError?: (failure: DmaFailure) => void;
 }
 
 const one = new Uint8Array(new BigUint64Array([1n]).buffer);
@@ -41,14 +59,34 @@ export class ServerSession implements RequestContext, DeviceBinding {
   #closed = false;
   readonly #done: Promise<Error | undefined>;
   #finish!: (error: Error | undefined) => void;
+  readonly #limits: ServerLimits;
+  readonly #events: SessionEvents;
+  readonly #quiet: Deadline;
+  readonly #messageDma: MessageDma;
 
-  constructor(device: ServedDevice, transport: Transport, serverCaps: Capabilities) {
+  constructor(device: ServedDevice, transport: Transport, serverCaps: Capabilities, limits: ServerLimits, events: SessionEvents = {}) {
     this.device = device;
     this.#transport = transport;
     this.serverCaps = serverCaps;
+    this.#limits = limits;
+    this.#events = events;
     this.#socket = loadSocketLibc();
     this.dma = new DmaWindows(serverCaps.maxDmaMaps);
     this.#done = new Promise((resolve) => (this.#finish = resolve));
+    // Before VERSION: the handshake timeout; after: the idle timeout (0: none).
+    this.#quiet = new Deadline(limits.handshakeTimeoutMs, () => this.#timedOut("the client did not complete VERSION in time"));
+    this.#messageDma = new MessageDma((command, ...parts) => this.#command(command, ...parts), () => this.clientCaps?.maxDataXferSize ?? 1 << 20);
+  }
+
+  #idle: Deadline | undefined;
+
+  #timedOut(why: string): void {
+    this.close(new VfioSystemError("VFIO_USER_VERSION", errnoValue("ETIMEDOUT"), "vfio-user", undefined, why));
+  }
+
+  /** Server→client requests awaiting a reply. */
+  get pendingRequests(): number {
+    return this.#pending.size;
   }
 
   get canPassFds(): boolean {
@@ -62,6 +100,7 @@ export class ServerSession implements RequestContext, DeviceBinding {
 
   /** Starts serving; the device is bound to this client until the connection ends. */
   start(): void {
+    this.#quiet.arm();
     this.device.bind(this);
     this.#transport.start({
       message: (m) => this.#onMessage(m, this.#transport),
@@ -78,10 +117,7 @@ export class ServerSession implements RequestContext, DeviceBinding {
       for (const fd of message.fds) this.closeFd(fd);
       const pending = this.#pending.get(message.header.msgId);
       // A reply nobody waits for (or one on the wrong socket) is dropped, as libvfio-user drops it.
-      if (pending && (from === (this.#twin ?? this.#transport))) {
-        this.#pending.delete(message.header.msgId);
-        pending.resolve(message);
-      }
+      if (pending && (from === (this.#twin ?? this.#transport))) pending.resolve(message);
       return;
     }
     if (from !== this.#transport) {
@@ -89,7 +125,14 @@ export class ServerSession implements RequestContext, DeviceBinding {
       for (const fd of message.fds) this.closeFd(fd);
       return;
     }
+    // A reset abandons the device's DMA in flight: its requests to the client fail now.
+    if (message.header.command === VfioUserCommand.DEVICE_RESET) this.#failPending();
     const reply = handleRequest(this, message);
+    if (this.clientCaps !== undefined) {
+      this.#quiet.stop();
+      this.#idle ??= new Deadline(this.#limits.idleTimeoutMs, () => this.#timedOut("the client was idle too long"));
+      this.#idle.rearm();
+    }
     if (reply === "close") {
       this.close(new VfioSystemError("VFIO_USER_VERSION", errnoValue("EPROTO"), "vfio-user", undefined, "connection refused by the protocol"));
       return;
@@ -111,7 +154,12 @@ export class ServerSession implements RequestContext, DeviceBinding {
     const pair = this.#socket.socketpair();
     if (typeof pair === "number") return undefined;
     const [ours, theirs] = pair;
-    const twin = new ScmTransport(ours, { name: "twin socket" });
+    const twin = new ScmTransport(ours, {
+      name: "twin socket",
+      maxQueuedBytes: this.#limits.maxQueuedReplyBytes,
+      drainTimeoutMs: this.#limits.drainTimeoutMs,
+      messageTimeoutMs: this.#limits.messageTimeoutMs,
+    });
     this.#twin = twin;
     twin.start({
       message: (m) => this.#onMessage(m, twin),
@@ -158,10 +206,23 @@ export class ServerSession implements RequestContext, DeviceBinding {
   signal(index: number, vector: number): boolean {
     const fd = this.#irqs.get(index)?.[vector];
     if (fd === null || fd === undefined) return false;
-    // An eventfd write of 1 (eventfd(2)). A blocking eventfd's write blocks while the counter
-    // is near 2^64-1 (a client can put it there), which would stall the server: write only
-    // when poll says it will not block. A counter that full is a signalled one already.
-    if (this.#socket.writableNow(fd)) this.#socket.write(fd, one);
+    // An eventfd write of 1 (eventfd(2)). A write to a blocking eventfd sleeps while the
+    // counter is at its maximum, 2^64-2, and the client can put it there, even between a
+    // poll(2) and the write: so a counter poll calls full is left alone (it is signalled
+    // already), and the write itself is made with O_NONBLOCK set (EAGAIN: full, signalled).
+    // O_NONBLOCK belongs to the open file description the client shares (fcntl(2)), and an
+    // eventfd cannot be reopened as a description of our own (/proc/self/fd/N gives ENXIO),
+    // so a client's blocking fd is made non-blocking for the one write, then restored.
+    if (!this.#socket.writableNow(fd)) return true;
+    const flags = this.#socket.fcntl(fd, F_GETFL, 0);
+    if (flags < 0) return true;
+    if (flags & O_NONBLOCK) {
+      this.#socket.write(fd, one);
+      return true;
+    }
+    if (this.#socket.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return true;
+    this.#socket.write(fd, one);
+    this.#socket.fcntl(fd, F_SETFL, flags);
     return true;
   }
 
@@ -174,65 +235,61 @@ export class ServerSession implements RequestContext, DeviceBinding {
   }
 
   dmaRead(address: bigint, length: number): Promise<Uint8Array> {
-    return this.dma.read(address, length, this.#messenger());
+    return this.dma.read(address, length, this.#messageDma).catch((error: unknown) => this.#dmaFailed("read", address, length, error));
   }
 
   dmaWrite(address: bigint, data: Uint8Array): Promise<void> {
-    return this.dma.write(address, data, this.#messenger());
+    return this.dma.write(address, data, this.#messageDma).catch((error: unknown) => this.#dmaFailed("write", address, data.byteLength, error));
   }
 
-  #messenger(): DmaMessenger {
-    return {
-      read: async (address, length) => {
-        const out = new Uint8Array(length);
-        // libvfio-user splits a transfer into pieces of at most the client's max_data_xfer_size.
-        const chunk = this.clientCaps?.maxDataXferSize ?? 1 << 20;
-        for (let at = 0; at < length; at += chunk) {
-          const n = Math.min(chunk, length - at);
-          const a = address + BigInt(at);
-          const reply = await this.#command(VfioUserCommand.DMA_READ, dmaAccessLayout.encode({ address: a, count: BigInt(n) }));
-          const head = reply.payload.byteLength >= dmaAccessLayout.size ? dmaAccessLayout.decode(reply.payload) : undefined;
-          if (!head || head.address !== a || head.count !== BigInt(n) || reply.payload.byteLength !== dmaAccessLayout.size + n) {
-            throw new DmaFaultError(a, "read", "out-of-range");
-          }
-          out.set(reply.payload.subarray(dmaAccessLayout.size), at);
-        }
-        return out;
-      },
-      write: async (address, data) => {
-        const chunk = this.clientCaps?.maxDataXferSize ?? 1 << 20;
-        for (let at = 0; at < data.byteLength; at += chunk) {
-          const piece = data.subarray(at, Math.min(at + chunk, data.byteLength));
-          const a = address + BigInt(at);
-          await this.#command(VfioUserCommand.DMA_WRITE, dmaAccessLayout.encode({ address: a, count: BigInt(piece.byteLength) }), piece);
-        }
-      },
-    };
+  /** Logs a DMA the server could not complete, then fails it to the device as it failed. */
+  #dmaFailed(access: "read" | "write", address: bigint, length: number, error: unknown): never {
+    const reason = error instanceof DmaTransferError ? error.detail : error instanceof DmaFaultError ? error.reason : (error as Error).message;
+    this.#events.onDmaError?.({ access, address, length, reason });
+    if (error instanceof DmaFaultError) throw error;
+    throw new DmaTransferError(address, access, reason);
   }
 
   /** Sends a server→client command (on the twin socket when there is one) and waits for its reply. */
   #command(command: number, ...parts: Uint8Array[]): Promise<Message> {
-    if (this.#closed) return Promise.reject(new DmaFaultError(0n, "read", "not-mapped"));
+    const access = command === VfioUserCommand.DMA_READ ? "read" : "write";
+    const address = parts[0] && parts[0].byteLength >= 8 ? new DataView(parts[0].buffer, parts[0].byteOffset).getBigUint64(0, true) : 0n;
+    const fail = (why: string): DmaTransferError => new DmaTransferError(address, access, why);
+    if (this.#closed) return Promise.reject(fail("the client is gone"));
+    // Bounded, so a free id always exists (ids are per direction and wrap at 16 bits).
+    if (this.#pending.size >= this.#limits.maxPendingRequests) return Promise.reject(fail(`${this.#pending.size} requests to the client are unanswered`));
     const transport = this.#twin ?? this.#transport;
-    // Ids are per direction; wrap at 16 bits, skipping any still in flight.
     let id = this.#nextId;
     while (this.#pending.has(id)) id = (id + 1) & 0xffff;
     this.#nextId = (id + 1) & 0xffff;
     return new Promise<Message>((resolve, reject) => {
-      this.#pending.set(id, {
+      const done = (): void => {
+        clearTimeout(pending.timer);
+        this.#pending.delete(id);
+      };
+      const pending: Pending = {
         resolve: (m) => {
-          if (m.header.flags & VFIO_USER_F_ERROR) reject(new DmaFaultError(0n, command === VfioUserCommand.DMA_READ ? "read" : "write", "not-mapped"));
+          done();
+          if (m.header.flags & VFIO_USER_F_ERROR) reject(fail(`the client answered ${access === "read" ? "DMA_READ" : "DMA_WRITE"} with errno ${m.header.error}`));
           else resolve(m);
         },
-        reject,
-      });
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+        timer: setTimeout(() => pending.reject(fail(`the client did not answer within ${this.#limits.requestTimeoutMs} ms`)), this.#limits.requestTimeoutMs),
+      };
+      this.#pending.set(id, pending);
       try {
         transport.send(encodeCommand(id, command, false, ...parts));
-      } catch (error) {
-        this.#pending.delete(id);
-        reject(error as Error);
+      } catch {
+        pending.reject(fail("the connection is closed"));
       }
     });
+  }
+
+  #failPending(): void {
+    for (const p of [...this.#pending.values()]) p.reject(new DmaTransferError(0n, "read", "abandoned by a device reset or disconnect"));
   }
 
   /** Ends the connection and releases what the client handed over. Idempotent. */
@@ -246,8 +303,9 @@ export class ServerSession implements RequestContext, DeviceBinding {
     this.dma.removeAll();
     for (const index of [...this.#irqs.keys()]) this.clearIrqs(index);
     this.irqType = "none";
-    for (const pending of this.#pending.values()) pending.reject(new DmaFaultError(0n, "read", "not-mapped"));
-    this.#pending.clear();
+    this.#quiet.stop();
+    this.#idle?.stop();
+    this.#failPending();
     this.#finish(error);
   }
 }

@@ -14,31 +14,35 @@ import { VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE } from "../abi/vfio-user/header.js
 import { loadSocketLibc, type SocketWatch } from "../native/socket.js";
 import { defaultCapabilities, type Capabilities } from "./protocol/version.js";
 import { ServedDevice } from "./served-device.js";
-import { ServerSession } from "./server-session.js";
+import { defaultServerLimits, type ServerLimits } from "./limits.js";
+import { ServerSession, type DmaFailure } from "./server-session.js";
 import { ScmTransport } from "./transport/scm-transport.js";
 import { StreamTransport } from "./transport/stream-transport.js";
 import type { Transport } from "./transport/transport.js";
 
-export interface ServerOptions {
+export interface ServerOptions extends Partial<ServerLimits> {
   /** Pass fds (SCM_RIGHTS through FFI); false serves over node:net with messages only. Default true. */
   readonly fds?: boolean;
   /** Advertised max_data_xfer_size (default 1 MiB). */
   readonly maxDataXferSize?: number;
-  /** Advertised max_dma_maps (default 65535). */
-  readonly maxDmaMaps?: number;
   /** Advertise REGION_WRITE_MULTI (default true). */
   readonly writeMultiple?: boolean;
   /** Called when a connection ends, with the reason if it was an error (for logs). */
   readonly onDisconnect?: (error: Error | undefined) => void;
+  /** Called for each device DMA the server could not complete (for logs). */
+  readonly onDmaError?: (failure: DmaFailure) => void;
 }
 
-/** What this server advertises: libvfio-user's values (max_msg_fds 8, 1 MiB transfers). */
-function serverCapabilities(options: ServerOptions): Capabilities {
+/**
+ * What this server advertises: libvfio-user's values (max_msg_fds 8, 1 MiB transfers); no fds
+ * at all (max_msg_fds 0) when serving without fd passing, so a client sends none.
+ */
+function serverCapabilities(options: ServerOptions, limits: ServerLimits): Capabilities {
   return {
     ...defaultCapabilities,
-    maxMsgFds: 8,
+    maxMsgFds: options.fds === false ? 0 : 8,
     maxDataXferSize: options.maxDataXferSize ?? VFIO_USER_DEFAULT_MAX_DATA_XFER_SIZE,
-    maxDmaMaps: options.maxDmaMaps ?? defaultCapabilities.maxDmaMaps,
+    maxDmaMaps: limits.maxDmaMaps,
     writeMultiple: options.writeMultiple ?? true,
   };
 }
@@ -54,6 +58,7 @@ export class VfioUserServer {
   readonly path: string | undefined;
   readonly #caps: Capabilities;
   readonly #options: ServerOptions;
+  readonly #limits: ServerLimits;
   #session: ServerSession | undefined;
   readonly #waiting: Transport[] = [];
   #listenFd = -1;
@@ -66,7 +71,9 @@ export class VfioUserServer {
     this.device = new ServedDevice(model);
     this.path = path;
     this.#options = options;
-    this.#caps = serverCapabilities(options);
+    const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => k in defaultServerLimits && v !== undefined));
+    this.#limits = { ...defaultServerLimits, ...given };
+    this.#caps = serverCapabilities(options, this.#limits);
   }
 
   /** A server with no socket of its own: hand it connections with serve(). */
@@ -108,15 +115,16 @@ export class VfioUserServer {
     this.#watch.update({ readable: true, writable: false });
   }
 
+  /** What every transport of this server is bounded by. */
+  get #transportLimits() {
+    return { maxQueuedBytes: this.#limits.maxQueuedReplyBytes, drainTimeoutMs: this.#limits.drainTimeoutMs, messageTimeoutMs: this.#limits.messageTimeoutMs };
+  }
+
   #accept(): void {
-    if (this.#closed || this.#session) {
-      // One client at a time: the next waits in the backlog until this one leaves.
-      this.#watch?.update({ readable: false, writable: false });
-      return;
-    }
+    if (this.#closed) return;
     const fd = loadSocketLibc().accept(this.#listenFd);
     if (fd < 0) return;
-    this.serve(new ScmTransport(fd, { name: this.path ?? "vfio-user client" }));
+    this.serve(new ScmTransport(fd, { name: this.path ?? "vfio-user client", ...this.#transportLimits }));
   }
 
   async #listenNet(path: string): Promise<void> {
@@ -125,7 +133,7 @@ export class VfioUserServer {
         socket.destroy();
         return;
       }
-      this.serve(new StreamTransport(socket));
+      this.serve(new StreamTransport(socket, this.#transportLimits));
     });
     this.#netServer = server;
     await new Promise<void>((resolve, reject) => {
@@ -144,10 +152,13 @@ export class VfioUserServer {
       return;
     }
     if (this.#session) {
-      this.#waiting.push(transport);
+      // One client at a time; a bounded number wait their turn, the rest are turned away.
+      if (this.#waiting.length >= this.#limits.maxQueuedClients) transport.close();
+      else this.#waiting.push(transport);
       return;
     }
-    const session = new ServerSession(this.device, transport, this.#caps);
+    transport.limit?.(this.#transportLimits);
+    const session = new ServerSession(this.device, transport, this.#caps, this.#limits, this.#options.onDmaError ? { onDmaError: this.#options.onDmaError } : {});
     this.#session = session;
     this.#served++;
     session.start();
@@ -155,9 +166,10 @@ export class VfioUserServer {
       this.#session = undefined;
       this.#options.onDisconnect?.(error);
       if (this.#closed) return;
-      const next = this.#waiting.shift();
+      // A waiting client that left while it waited is skipped.
+      let next = this.#waiting.shift();
+      while (next?.closed) next = this.#waiting.shift();
       if (next) this.serve(next);
-      else this.#watch?.update({ readable: true, writable: false });
     });
   }
 

@@ -27,11 +27,14 @@ import { captureIo, deps, fakeMachine } from "./commands/binding-fixture.js";
 const guest = fixturePath("sysfs/guest-q35-e1000-bound");
 
 test("vfio demo | head -1: the first line, then a quiet exit 0 (no EPIPE trace)", () => {
-  const r = spawnSync("sh", ["-c", `"${process.execPath}" "${repoPath("bin/vfio.js")}" demo | head -1; echo "status $?"`], { encoding: "utf8", timeout: 60_000 });
+  // pipefail: the status is vfio's, not head's.
+  const r = spawnSync("bash", ["-c", `set -o pipefail; "${process.execPath}" "${repoPath("bin/vfio.js")}" demo | head -1; echo "status $?"`], { encoding: "utf8", timeout: 60_000 });
   assert.equal(r.stderr, "");
   assert.match(r.stdout, /^vfio demo: VFIO on the emulated machine\nstatus 0\n$/);
-  const direct = spawnSync("sh", ["-c", `"${process.execPath}" "${repoPath("bin/vfio.js")}" demo | head -c 10 >/dev/null`], { encoding: "utf8", timeout: 60_000 });
-  assert.equal(direct.stderr, "");
+  // A reader gone before the first write (true reads nothing): every write fails with EPIPE.
+  const gone = spawnSync("bash", ["-c", `set -o pipefail; "${process.execPath}" "${repoPath("bin/vfio.js")}" demo | true`], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(gone.stderr, "");
+  assert.equal(gone.status, 0);
 });
 
 test("with --json an error is JSON on stdout, with the exit status it has without", async () => {
@@ -48,6 +51,10 @@ test("with --json an error is JSON on stdout, with the exit status it has withou
   assert.equal(error.op, "connect");
   assert.equal(error.usage, false);
   assert.equal(typeof error.errno, "number");
+  const unknownCommand = await vfio(["lss", "--json"]);
+  assert.equal(unknownCommand.status, 2);
+  assert.equal(JSON.parse(unknownCommand.stdout).error.code, "EUSAGE");
+  assert.match(JSON.parse(unknownCommand.stdout).error.message, /did you mean 'ls'/);
   // Without --json, the one stderr line as before.
   assert.match((await vfio(["ls", "--sysfs", "/nonexistent-vfio-ts"])).stderr, /^vfio ls: [^\n]+\n$/);
 });
@@ -80,7 +87,9 @@ test("tables fit the terminal's width, names giving way first; a pipe gets every
 
 test("every usage line names --emulated where the command accepts it", async () => {
   for (const command of commands) {
-    const c = await vfio([command.name, "--emulated", "--bogus-to-stop-early"]);
+    // The words before the first operand or option: "vfio nvme identify <device>" → nvme identify.
+    const words = /^usage: vfio ((?:[a-z][\w-]* ?)+)/.exec(command.usage)![1]!.trim().split(" ");
+    const c = await vfio([...words, "--emulated", "--bogus-to-stop-early"]);
     const accepts = !/unknown option --emulated/.test(c.stderr);
     const usageLines = command.usage.split("\n\n")[0]!;
     assert.equal(/--emulated/.test(usageLines), accepts, `${command.name}: accepts --emulated: ${accepts}\n${usageLines}`);

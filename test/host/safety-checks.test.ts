@@ -127,3 +127,11 @@ test("on this machine's capture (a VM): its own virtio NIC and its root disk are
   // The balloon and the RNG carry nothing.
   assert.deepEqual(await checkDevices(sysfs, probe, ["0000:00:01.0", "0000:00:05.0"]), []);
 });
+
+test("on the Linux 6.1 guest's capture: the repository's 9p share (mount_tag 'repo' with the kernel's NUL) is found at 00:07.0", async () => {
+  const root = fixturePath("sysfs/guest-q35-e1000-bound");
+  const sysfs = nodeSysfs({ root: `${root}/sys` });
+  const findings = await checkDevices(sysfs, capturedHostProbe(`${root}/proc`), ["0000:00:07.0"]);
+  assert.deepEqual(findings.map((f) => [f.code, "tag" in f ? f.tag : "", "mountPoint" in f ? f.mountPoint : ""]), [["share-mounted", "repo", "/repo"]]);
+  assert.deepEqual(await checkDevices(sysfs, capturedHostProbe(`${root}/proc`), ["0000:00:03.0", "0000:01:02.0"]), []);
+});

@@ -8,7 +8,9 @@ import { EDU, EDU_NOT_VIABLE, groupOf, skip } from "./guest.js";
 const NVME = "0000:00:06.0";
 
 const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-const vfio = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 60_000 });
+// A whole CLI start under TCG on a loaded 2-core host took up to ~55 s (node, pci.ids over 9p):
+// the limit only catches a hang.
+const vfio = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: "utf8", timeout: 300_000 });
 
 test("vfio info shows the edu's BAR0, config space and IRQ indexes as the kernel reports them", { skip }, () => {
   const result = vfio("info", EDU);

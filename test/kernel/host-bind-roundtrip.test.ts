@@ -183,10 +183,7 @@ test("--dry-run lists exactly the writes the real bind and restore make (bridge 
   const before = snapshot();
   const journal = tempJournal(t);
   const sysfs = recordingSysfs();
-  const deps: BindingDeps = {
-    ...defaultBindingDeps,
-    openTarget: async (command, where) => ({ ...(await defaultBindingDeps.openTarget(command, where)), sysfs }),
-  };
+  const deps: BindingDeps = { ...defaultBindingDeps, openTarget: async (command, where) => ({ ...(await defaultBindingDeps.openTarget(command, where)), sysfs }) };
   const commands = [bindCommand(deps), restoreCommand(deps)];
 
   const dry = io();

@@ -44,6 +44,23 @@ test("misaligned and out-of-range accesses throw RangeError", (t) => {
   assert.throws(() => region.read8(-1), RangeError);
 });
 
+test("an offset past 2^32 or with a fraction throws instead of wrapping onto a register in range", (t) => {
+  const { region } = mapping(t);
+  region.write32(4, 0x11223344);
+  const wraps = 2 ** 32 + 4;
+  for (const offset of [wraps, 4.5, 2 ** 53, NaN]) {
+    assert.throws(() => region.read32(offset), RangeError, `read32(${offset})`);
+    assert.throws(() => region.write32(offset, 0), RangeError, `write32(${offset})`);
+    assert.throws(() => region.read16(offset), RangeError, `read16(${offset})`);
+    assert.throws(() => region.write16(offset, 0), RangeError, `write16(${offset})`);
+    assert.throws(() => region.read64(offset), RangeError, `read64(${offset})`);
+    assert.throws(() => region.write64(offset, 0n), RangeError, `write64(${offset})`);
+    assert.throws(() => region.read8(offset), RangeError, `read8(${offset})`);
+    assert.throws(() => region.write8(offset, 0), RangeError, `write8(${offset})`);
+  }
+  assert.equal(region.read32(4), 0x11223344);
+});
+
 test("after unmap() every access throws, bytes is empty, stale views are harmless, unmap is idempotent", (t) => {
   const { region, backing } = mapping(t);
   const stale = region.bytes;

@@ -2,10 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readlink, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { readInventory } from "../../src/host/inventory.js";
+import { capturedHostProbe } from "../../src/host/host-probe.js";
+import { nodeSysfs } from "../../src/host/node-sysfs.js";
+import { checkDevices } from "../../src/host/safety-checks.js";
 import { nodeHostEnvironment } from "../../src/host/node-host-environment.js";
 import { repoPath } from "../helpers/fixtures.js";
 import { buildMachineTree, GUEST_LIKE } from "../helpers/machine-tree.js";
@@ -43,4 +46,49 @@ test("capture-sysfs.sh refuses a directory that is not a sysfs tree with status 
   const result = spawnSync(shell[0]!, [...shell.slice(1), repoPath("scripts/capture-sysfs.sh"), join(out, "x"), out], { encoding: "utf8" });
   assert.equal(result.status, 2);
   assert.match(result.stderr, /is .* a mounted sysfs/);
+});
+
+test("capture-sysfs.sh records what hangs off the devices and who holds /dev/vfio: bind's checks find the same in the copy", async (t) => {
+  const tree = await buildMachineTree({
+    ...GUEST_LIKE,
+    devices: [...GUEST_LIKE.devices, { address: "0000:00:05.0", vendor: 0x1af4, device: 0x1041, classCode: 0x020000, group: 3, driver: "virtio-pci" }],
+  });
+  const out = await mkdtemp(join(tmpdir(), "vfio-ts-capture-"));
+  t.after(async () => {
+    await tree.cleanup();
+    await rm(out, { recursive: true, force: true });
+  });
+  const sys = join(tree.root, "sys");
+  const put = async (path: string, text: string) => {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text);
+  };
+  const link = async (path: string, target: string) => {
+    await mkdir(dirname(path), { recursive: true });
+    await symlink(target, path);
+  };
+  const nic = "devices/pci0000:00/0000:00:05.0/virtio1";
+  await put(join(sys, nic, "net/eth0/flags"), "0x1003\n");
+  await put(join(sys, nic, "net/eth0/operstate"), "up\n");
+  await put(join(sys, nic, "mount_tag"), "repo\0");
+  await link(join(sys, "class/net/eth0"), `../../${nic}/net/eth0`);
+  await link(join(sys, "bus/virtio/devices/virtio1"), `../../../${nic}`);
+  await put(join(sys, nic, "block/vda/dev"), "254:0\n");
+  await link(join(sys, "class/block/vda"), `../../${nic}/block/vda`);
+  await link(join(sys, "dev/block/254:0"), `../../${nic}/block/vda`);
+  await put(join(tree.root, "proc/self/mountinfo"), "27 1 254:0 / / rw - ext4 /dev/vda rw\n30 27 0:45 / /repo rw - 9p repo rw,trans=virtio\n");
+  await put(join(tree.root, "proc/net/route"), "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
+  await put(join(tree.root, "proc/4242/comm"), "qemu-system-x86\n");
+  await link(join(tree.root, "proc/4242/fd/17"), "/dev/vfio/1");
+  await link(join(tree.root, "proc/4242/fd/3"), "/dev/null");
+  const result = spawnSync(shell[0]!, [...shell.slice(1), repoPath("scripts/capture-sysfs.sh"), out, sys, join(tree.root, "proc"), "/nonexistent-dev"], { encoding: "utf8" });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(await readFile(join(out, "proc/4242/comm"), "utf8"), "qemu-system-x86\n");
+  assert.equal(existsSync(join(out, "proc/4242/fd/3")), false, "only the fds on /dev/vfio");
+
+  const findings = async (root: string) =>
+    (await checkDevices(nodeSysfs({ root: join(root, "sys") }), capturedHostProbe(join(root, "proc")), ["0000:00:05.0"])).map((f) => f.code);
+  assert.deepEqual(await findings(out), ["net-up", "net-routes", "block-mounted", "share-mounted"]);
+  assert.deepEqual(await findings(out), await findings(tree.root));
+  assert.deepEqual(await capturedHostProbe(join(out, "proc")).openers("/dev/vfio/1"), ["4242 (qemu-system-x86)"]);
 });

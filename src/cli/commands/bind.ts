@@ -14,9 +14,14 @@ import { defaultBindingDeps, shownPath, type BindingDeps } from "../binding-deps
 import type { Command, CommandIo } from "../command.js";
 import { toJson } from "../describe-device.js";
 import { parseCommandArgs, parseTimeout, usageError } from "../parse-args.js";
+import { INTX_MASK_REFUSAL, planUioBind } from "../../host/uio-bind-plan.js";
+import { UIO_PCI_GENERIC } from "../../host/uio-status.js";
+import { BindStepError } from "../../host/bind-executor.js";
+import { UNSAFE_NO_IOMMU_WARNING } from "../../uio/opt-in.js";
 
 const usage = `usage: vfio bind <device>... [--dry-run [--json]] [--force] [--persist] [--timeout <ms>]
                  [--sysfs <dir> | --emulated] [--journal <file>]
+                 [--driver uio_pci_generic --unsafe-no-iommu]
 
 Binds each device, and every other member of its IOMMU group that would keep the group from
 being viable, to vfio-pci: for each, driver_override, unbind, drivers_probe, and a check of
@@ -40,6 +45,11 @@ sits below its virtio device).
                    the safety checks)
   --emulated       act on the built-in emulated machine (journal in memory unless --journal)
   --journal <file> the journal (default /run/vfio-ts/journal.json)
+  --driver <name>  vfio-pci (default), or uio_pci_generic: UIO, for hosts without an IOMMU.
+                   Only the named devices move (no group needed); the device can then write
+                   anywhere in memory, so it needs --unsafe-no-iommu. Devices whose INTx
+                   cannot be masked are refused by the driver and rolled back.
+  --unsafe-no-iommu  accept that the device will have no DMA protection
 
 A failure part-way puts every device already touched back on its driver.
 Undo with 'vfio restore'.`;
@@ -48,7 +58,7 @@ Undo with 'vfio restore'.`;
 export function formatPlan(plan: BindPlan, sysfs: Sysfs): string {
   const lines: string[] = [];
   for (const group of plan.groups) {
-    lines.push(`IOMMU group ${group}:`);
+    lines.push(group < 0 ? "No IOMMU group:" : `IOMMU group ${group}:`);
     for (const m of plan.members.filter((member) => member.group === group)) {
       lines.push(`  ${m.address}  ${m.action.padEnd(13)}  ${m.reason}${m.requested ? "" : " (not named, but in the group)"}`);
     }
@@ -99,8 +109,16 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
       const { values, positionals } = parseCommandArgs("bind", args, {
         "dry-run": { type: "boolean" }, force: { type: "boolean" }, persist: { type: "boolean" },
         timeout: { type: "string" }, sysfs: { type: "string" }, emulated: { type: "boolean" }, journal: { type: "string" },
-        json: { type: "boolean" },
+        json: { type: "boolean" }, driver: { type: "string" }, "unsafe-no-iommu": { type: "boolean" },
       }, { min: 1, max: Infinity, name: "device" });
+      const driver = values.driver ?? "vfio-pci";
+      if (driver !== "vfio-pci" && driver !== UIO_PCI_GENERIC) throw usageError("bind", `--driver is vfio-pci or ${UIO_PCI_GENERIC}, not '${driver}'`);
+      const uio = driver === UIO_PCI_GENERIC;
+      if (uio && values["unsafe-no-iommu"] !== true) {
+        throw usageError("bind", `${UIO_PCI_GENERIC} leaves the device able to write anywhere in memory: add --unsafe-no-iommu to accept that (or bind to vfio-pci)`);
+      }
+      if (uio && values.persist) throw usageError("bind", `--persist keeps vfio-pci bindings; it does not go with --driver ${UIO_PCI_GENERIC}`);
+      if (uio) io.stderr.write(`${UNSAFE_NO_IOMMU_WARNING}\n`);
       const dryRun = values["dry-run"] === true;
       // A real bind reports each write as it happens; as data, only the plan is whole beforehand.
       if (values.json && !dryRun) throw usageError("bind", "--json goes with --dry-run");
@@ -112,12 +130,12 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
       }
       const target = await deps.openTarget("bind", values);
       const { sysfs, journal } = target;
-      const plan = await planBind(sysfs, positionals);
+      const plan = uio ? await planUioBind(sysfs, positionals) : await planBind(sysfs, positionals);
       out.stdout.write(formatPlan(plan, sysfs));
       const moving = plan.members.filter((m) => m.action === "bind").map((m) => m.address);
       const findings = [
         ...(await checkDevices(sysfs, target.probe, moving)),
-        ...(await checkGroupsClosed(target.probe, plan.groups)),
+        ...(await checkGroupsClosed(target.probe, plan.groups.filter((g) => g >= 0))),
       ];
       if (!reportFindings(findings, force, dryRun, out)) {
         io.stderr.write(`vfio bind: refused (${findings.length} finding${findings.length === 1 ? "" : "s"}); nothing was changed. --force overrides.\n`);
@@ -139,14 +157,21 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
       if (dryRun) return 0;
       if (plan.steps.length > 0) {
         io.stdout.write("Running:\n");
-        await executeBind(plan, {
-          sysfs, journal, loadModule: target.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
-          onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
-        });
+        try {
+          await executeBind(plan, {
+            sysfs, journal, loadModule: target.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+            onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
+          });
+        } catch (error) {
+          const refused = uio && error instanceof BindStepError && error.step.kind === "expect-driver" && error.step.driver === UIO_PCI_GENERIC;
+          if (!refused) throw error;
+          io.stderr.write(`vfio bind: ${error.step.device} refused: ${INTX_MASK_REFUSAL}; rolled back: ${error.rolledBack.join(", ") || "nothing"}\n`);
+          return 1;
+        }
         const restore = vfioCommand(target.fix, "restore", ...(values.journal === undefined ? [] : ["--journal", values.journal]));
         io.stdout.write(values.emulated && values.journal === undefined
-          ? `Bound ${moving.join(", ")} to vfio-pci on the emulated machine, which ends with this command: give --journal FILE to bind and restore to carry its bindings over.\n`
-          : `Bound ${moving.join(", ")} to vfio-pci; '${restore}' puts them back (journal: ${journal.description}).\n`);
+          ? `Bound ${moving.join(", ")} to ${driver} on the emulated machine, which ends with this command: give --journal FILE to bind and restore to carry its bindings over.\n`
+          : `Bound ${moving.join(", ")} to ${driver}; '${restore}' puts them back (journal: ${journal.description}).\n`);
       }
       if (persistPlan) {
         try {

@@ -11,6 +11,8 @@ import { className, deviceIds, deviceJson, deviceName, toJson } from "../describ
 import { HOST_OPTIONS_USAGE, parseHostOptions } from "../host-options.js";
 import { formatBytes } from "../format.js";
 import { formatTable, styleFor, terminalWidth, type Style } from "../style.js";
+import type { Sysfs } from "../../api/sysfs.js";
+import { describeNoIommuMode, describeUioBinding, readNoIommuMode, uioBindings, type NoIommuMode, type UioBinding } from "../../host/uio-status.js";
 
 function actionText(action: FixAction): string {
   switch (action.kind) {
@@ -84,6 +86,29 @@ export function findingLines(f: Finding, style: Style): string[] {
     case "group-open":
       return [`${label} group ${f.group} is open by ${f.openers.join(", ")}: ${f.fix}`];
   }
+}
+
+/** What `vfio check` adds about the unsafe ways: UIO-bound devices, and VFIO's no-IOMMU mode where no IOMMU is active. */
+interface UnsafeFacts {
+  readonly uio: readonly UioBinding[];
+  readonly noIommu: NoIommuMode | undefined;
+}
+
+async function unsafeFacts(sysfs: Sysfs, report: CheckReport): Promise<UnsafeFacts> {
+  const devices = report.members.map((m) => ({ address: m.name, driver: m.driver }));
+  const target = report.target;
+  if (target.kind === "device" && !devices.some((d) => d.address === target.address)) {
+    const address: string = target.address;
+    const link = await sysfs.readlink(`bus/pci/devices/${address}/driver`);
+    devices.push({ address, driver: link?.split("/").pop() });
+  }
+  return { uio: await uioBindings(sysfs, devices), noIommu: report.iommu.active ? undefined : await readNoIommuMode(sysfs) };
+}
+
+function unsafeLines(facts: UnsafeFacts, style: Style): string {
+  const lines = facts.uio.map((b) => style.yellow(`warning: ${describeUioBinding(b)}`));
+  if (facts.noIommu !== undefined) lines.push(describeNoIommuMode(facts.noIommu));
+  return lines.length > 0 ? `${lines.join("\n")}\n\n` : "";
 }
 
 function render(report: CheckReport, ids: PciIds, style: Style, width: number | undefined): string {
@@ -183,7 +208,11 @@ export const checkCommand: Command = {
     const target = parseCheckTarget(options.positionals[0]!);
     const { fix, probe } = options.target;
     const report = await diagnose(options.env, target, { fix, openers: (path) => probe.openers(path) });
-    io.stdout.write(options.json ? toJson(json(report, options.pciIds)) : render(report, options.pciIds, styleFor(io), terminalWidth(io)));
+    const facts = await unsafeFacts(options.env.sysfs, report);
+    const style = styleFor(io);
+    io.stdout.write(options.json
+      ? toJson({ ...(json(report, options.pciIds) as object), uio: facts.uio.map((b) => ({ device: b.device, uio: b.uio ?? null })), noIommuMode: facts.noIommu ?? null })
+      : render(report, options.pciIds, style, terminalWidth(io)) + unsafeLines(facts, style));
     return report.ready ? 0 : 1;
   },
 };

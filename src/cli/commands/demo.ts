@@ -2,45 +2,43 @@
  * `vfio demo`: a tour of VFIO on the built-in emulated machine (the test guest's topology,
  * answering as Linux 6.1 does). Every step is a real call through the api/ VfioSystem that
  * also drives Linux; the tour prints what it does and what the (emulated) kernel answers:
- * the IOMMU groups and the one that is not viable, binding a device to vfio-pci through
- * sysfs, the container/group/device set-up, a DMA mapping, edu's factorial, DMA both ways, an
- * MSI, and a DMA to an unmapped IOVA that the IOMMU blocks, with the fault it records.
+ * the IOMMU groups read from the machine's sysfs as `vfio ls` reads them, and the one that is
+ * not viable; binding a device to vfio-pci through sysfs; the container/group/device set-up
+ * and a DMA mapping in raw VFIO calls; then the device driven as a user would drive it, through
+ * the edu driver (src/drivers/edu.ts): factorial, DMA both ways, an MSI, and a DMA to an
+ * unmapped IOVA that the IOMMU blocks, with the fault it records.
+ * Then the contrast: the same stray DMA on UIO (uio-contrast.ts), landing in memory.
  */
 import {
   PCI_COMMAND, PCI_COMMAND_MASTER, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_GROUP_FLAGS_CONTAINER_SET,
-  VFIO_GROUP_FLAGS_VIABLE, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_PCI_CONFIG_REGION_INDEX,
-  VFIO_PCI_MSI_IRQ_INDEX, VFIO_TYPE1v2_IOMMU,
+  VFIO_GROUP_FLAGS_VIABLE, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_TYPE1v2_IOMMU,
 } from "../../api/constants.js";
+import { ContainerDmaSpace } from "../../api/container-dma-space.js";
 import { isVfioError } from "../../api/errors.js";
 import type { RegionMapping } from "../../api/device.js";
+import { EduDriver } from "../../drivers/edu.js";
 import { defaultMachineSpec } from "../../emu/default-machine.js";
+import { emulatedHostEnvironment } from "../../emu/host-environment.js";
 import { Machine } from "../../emu/machine.js";
 import { EmulatedSystem } from "../../emu/system.js";
+import { readInventory } from "../../host/inventory.js";
 import type { Command, CommandIo } from "../command.js";
+import { deviceIds } from "../describe-device.js";
 import { hex } from "../format.js";
 import { parseCommandArgs } from "../parse-args.js";
 import { styleFor } from "../style.js";
+import { uioContrast } from "../uio-contrast.js";
 
 const EDU = "0000:00:03.0";
 const NOT_VIABLE_EDU = "0000:01:01.0";
 const IOVA = 0x10_0000n;
 const UNMAPPED_IOVA = 0x80_0000n;
-const EDU_BUFFER = 0x4_0000n;
 
 function flagsText(flags: number): string {
   const names = [];
   if (flags & VFIO_GROUP_FLAGS_VIABLE) names.push("VIABLE");
   if (flags & VFIO_GROUP_FLAGS_CONTAINER_SET) names.push("CONTAINER_SET");
   return names.length ? names.join("|") : "0 (not viable)";
-}
-
-/** Polls a condition on the event loop (the edu's DMA and factorial complete asynchronously). */
-async function until(check: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`demo: ${what} did not complete`);
-    await new Promise((r) => setImmediate(r));
-  }
 }
 
 async function tour(io: CommandIo): Promise<void> {
@@ -57,14 +55,19 @@ async function tour(io: CommandIo): Promise<void> {
   out("Every call below goes through the same API that drives Linux; the answers are Linux 6.1's.");
 
   step("1. IOMMU groups (from sysfs, as vfio ls reads them)");
-  for (const group of machine.groups) {
-    const members = group.members.map((f) => `${f.address} ${f.model.name}${f.driver ? ` [${f.driver}]` : ""}`);
-    const viable = group.claimed ? style.red("not viable") : style.green("viable");
+  // The machine's sysfs, read by host/'s inventory: /sys/kernel/iommu_groups, bus/pci/devices.
+  const inventory = await readInventory(emulatedHostEnvironment(machine));
+  for (const { group, viability, devices } of inventory.groups) {
+    const members = devices.map((d) => `${d.address} ${deviceIds(d)}${d.driver ? ` [${d.driver}]` : ""}`);
+    const viable = viability.viable ? style.green("viable") : style.red("not viable");
     out(`  group ${group.id}  ${viable.padEnd(10)}  ${members.join(", ")}`);
   }
-  out("  Group 2 is not viable: the bridge's devices share one requester ID (a conventional PCI");
-  out("  bridge takes ownership of their DMA), so the edu at 01:01.0 and the e1000 form one group,");
-  out("  and the e1000 is bound to its host driver, which uses the kernel's DMA API.");
+  for (const { group, viability } of inventory.groups.filter((g) => !g.viability.viable)) {
+    const who = viability.blockers.map((b) => `${b.name} is bound to ${b.driver}`).join(", ");
+    out(`  Group ${group.id} is not viable: ${who}, a driver that claims kernel DMA.`);
+  }
+  out("  Group 2 is one group because the devices behind a conventional PCI bridge share its");
+  out("  requester ID: the edu (1234:11e8) at 01:01.0 goes wherever the e1000 (8086:100e) goes.");
 
   step("2. Bind the edu at 00:03.0 to vfio-pci through sysfs");
   await sysfs.write(`bus/pci/devices/${EDU}/driver_override`, "vfio-pci");
@@ -126,55 +129,47 @@ async function tour(io: CommandIo): Promise<void> {
   } catch (error) {
     call(`VFIO_IOMMU_MAP_DMA again at ${hex(IOVA + 4096n)} (overlap)`, style.red(isVfioError(error) ? error.code : String(error)));
   }
+  call("VFIO_IOMMU_UNMAP_DMA", `${await container.unmapDma({ flags: 0, iova: IOVA, size: 8192n })} bytes unmapped`);
+  memory.free();
 
-  step("6. edu computes: factorial");
-  bar0.write32(0x08, 10);
-  await until(() => (bar0.read32(0x20) & 1) === 0, "factorial");
-  call("write32(0x08, 10); wait for status bit 0", `10! = ${bar0.read32(0x08)}`);
+  step("6. The edu driver takes the device (src/drivers/edu.ts, from \"vfio-ts/drivers\")");
+  // From here on, the device is driven as a user of the library drives it: through the driver,
+  // over a DmaSpace that allocates, maps and unmaps DMA buffers in this container.
+  const dma = new ContainerDmaSpace(system, container);
+  const edu = await EduDriver.open(device, dma);
+  call("EduDriver.open(device, dma)", `edu ${edu.identity.major}.${edu.identity.minor}, completions by ${edu.completion}, buffer at IOVA ${hex(edu.bufferIova)}`);
+  out("    (it enabled bus mastering, mapped BAR0, mapped a page for DMA and routed MSI to an eventfd)");
+  call("edu.factorial(10)", `10! = ${await edu.factorial(10)}`);
 
   step("7. DMA both ways, through the IOMMU");
   const text = new TextEncoder().encode("Hello from process memory, via the IOMMU!");
-  memory.bytes.set(text, 0);
-  const dma = async (src: bigint, dst: bigint, count: number, toRam: boolean) => {
-    bar0.write64(0x80, src);
-    bar0.write64(0x88, dst);
-    bar0.write64(0x90, BigInt(count));
-    bar0.write32(0x98, 1 | (toRam ? 2 : 0));
-    await until(() => (bar0.read32(0x98) & 1) === 0, "DMA");
-  };
-  await dma(IOVA, EDU_BUFFER, text.length, false);
-  call(`edu DMA IOVA ${hex(IOVA)} → device buffer`, `${text.length} bytes`);
-  await dma(EDU_BUFFER, IOVA + 4096n, text.length, true);
-  const back = new TextDecoder().decode(memory.bytes.subarray(4096, 4096 + text.length));
-  call(`edu DMA device buffer → IOVA ${hex(IOVA + 4096n)}`, `"${back}"`);
+  await edu.dmaToDevice(text);
+  call("edu.dmaToDevice(text): IOVA → device buffer", `${text.length} bytes`);
+  const back = new TextDecoder().decode(await edu.dmaFromDevice(text.length));
+  call("edu.dmaFromDevice(n): device buffer → IOVA", `"${back}"`);
 
   step("8. An MSI");
-  const notifier = device.createNotifier();
-  await device.setIrqs({ flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index: VFIO_PCI_MSI_IRQ_INDEX, start: 0, count: 1, notifiers: [notifier] });
-  call("VFIO_DEVICE_SET_IRQS(MSI, eventfd)", "ok");
-  const arrived = notifier.next();
-  bar0.write32(0x60, 0x1);
-  call("write32(0x60, 1): edu raises its interrupt", `eventfd signalled (count ${await arrived})`);
-  bar0.write32(0x64, 0x1);
+  const status = await edu.raiseInterrupt();
+  call("edu.raiseInterrupt(): the device raises it", `eventfd signalled, interrupt status ${hex(status)}`);
 
   step("9. A DMA to an IOVA nobody mapped");
-  memory.bytes.fill(0, 4096);
-  await dma(EDU_BUFFER, UNMAPPED_IOVA, text.length, true);
-  const untouched = memory.bytes.subarray(4096).every((b) => b === 0);
-  call(`edu DMA device buffer → IOVA ${hex(UNMAPPED_IOVA)}`, untouched ? style.green("blocked: no memory changed") : style.red("memory changed!"));
+  const demo = await edu.demonstrateIommu(UNMAPPED_IOVA);
+  call(`edu.demonstrateIommu(${hex(UNMAPPED_IOVA)})`, demo.blocked ? style.green("blocked: no memory changed") : style.red("memory changed!"));
   for (const f of machine.faults) {
     out(`  DMAR: [DMA ${f.access === "write" ? "Write" : "Read"} NO_PASID] Request device [${f.device.slice(5)}] fault addr ${hex(f.iova)} [fault reason ${hex(f.vtdReason, 2)}] ${f.vtdReasonText}`);
   }
 
   step("10. Clean up");
+  await edu.close();
+  call("edu.close()", "interrupt off, buffer unmapped and freed, bus mastering off");
+  await dma.close();
   bar0.unmap();
-  notifier.close();
-  call("VFIO_IOMMU_UNMAP_DMA(all)", `${await container.unmapDma({ flags: 2, iova: 0n, size: 0n })} bytes unmapped`);
   await device.close();
   await group.close();
   await container.close();
-  memory.free();
   out("  device, group and container closed; the group is released and viable again.");
+
+  await uioContrast({ out, step, call, warn: (line) => io.stderr.write(`${line}\n`), style }, 11);
   out("");
   out(`Try it on real hardware: 'vfio ls', 'vfio check <device>'; on this machine again: 'vfio ls --emulated'.`);
 }
@@ -189,8 +184,9 @@ export const demoCommand: Command = {
     "Runs a tour of VFIO on the built-in emulated machine, which answers as Linux 6.1 does:",
     "the IOMMU groups (one not viable, and why), binding a device to vfio-pci, container and",
     "group set-up, DMA mapping, the edu device's factorial, DMA both ways, an MSI, and a DMA",
-    "to an unmapped IOVA blocked by the IOMMU with the fault it records. Needs no hardware,",
-    "no root and no IOMMU.",
+    "to an unmapped IOVA blocked by the IOMMU with the fault it records; then the same DMA on",
+    "UIO (uio_pci_generic, iommu=pt), where it lands in memory. Needs no hardware, no root and",
+    "no IOMMU.",
   ].join("\n"),
   async run(args, io) {
     parseCommandArgs("demo", args, {}, { min: 0, max: 0, name: "argument" });

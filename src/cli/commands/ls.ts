@@ -2,10 +2,16 @@
  * `vfio ls`: IOMMU groups and their devices (address, name, class, driver, viable or not).
  * Without an active IOMMU it says so in one line and still lists the PCI devices.
  */
+import { writeFile } from "node:fs/promises";
+import { VfioSystemError, errnoValue } from "../../api/errors.js";
 import { noIommuText } from "../../api/no-iommu.js";
+import { readPciPlaces } from "../../host/pci-tree.js";
+import { fsErrorCode } from "../../host/read-error.js";
+import { renderTopologyHtml } from "../topology-html.js";
 import { vfioCommand, type FixContext } from "../../host/fix-action.js";
 import type { IommuStatus } from "../../host/iommu-status.js";
 import { readInventory, type Inventory } from "../../host/inventory.js";
+import { describeUioBinding, uioBindings, type UioBinding } from "../../host/uio-status.js";
 import type { PciIds } from "../../host/pci-ids.js";
 import type { Command } from "../command.js";
 import { className, deviceIds, deviceJson, deviceName, toJson } from "../describe-device.js";
@@ -25,7 +31,7 @@ function iommuLine(iommu: IommuStatus, style: Style): string {
 /** Per group, the processes holding /dev/vfio/<group> open (a VM, a driver). */
 type Openers = ReadonlyMap<number, readonly string[]>;
 
-function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined): string {
+function render(inventory: Inventory, ids: PciIds, style: Style, openers: Openers, fix: FixContext, width: number | undefined, uio: readonly UioBinding[] = []): string {
   const lines = [iommuLine(inventory.iommu, style), ""];
   const rows: string[][] = [];
   if (inventory.groups.length > 0) {
@@ -73,10 +79,11 @@ function render(inventory: Inventory, ids: PciIds, style: Style, openers: Opener
   }
   if (openers.size > 0) lines.push("");
   for (const [group, who] of openers) lines.push(`Group ${group} is open by ${who.join(", ")}: in use by a VFIO user.`);
+  if (uio.length > 0) lines.push("", ...uio.map((b) => style.yellow(describeUioBinding(b))));
   return `${lines.join("\n")}\n`;
 }
 
-function json(inventory: Inventory, ids: PciIds, openers: Openers): unknown {
+function json(inventory: Inventory, ids: PciIds, openers: Openers, uio: readonly UioBinding[] = []): unknown {
   return {
     iommu: inventory.iommu,
     groups: inventory.groups.map(({ group, viability, devices }) => ({
@@ -90,6 +97,7 @@ function json(inventory: Inventory, ids: PciIds, openers: Openers): unknown {
       devices: devices.map((d) => deviceJson(d, ids)),
     })),
     devices: inventory.devices.map((d) => deviceJson(d, ids)),
+    uio: uio.map((b) => ({ device: b.device, uio: b.uio ?? null })),
   };
 }
 
@@ -98,7 +106,7 @@ export const lsCommand: Command = {
   name: "ls",
   summary: "list IOMMU groups and their devices, viable or not",
   usage: [
-    "usage: vfio ls [--sysfs DIR | --emulated] [--json] [--pci-ids FILE]",
+    "usage: vfio ls [--sysfs DIR | --emulated] [--json | --html FILE] [--pci-ids FILE]",
     "",
     "Lists IOMMU groups and their PCI devices: address, ids, class, name, driver, and whether",
     "each group is viable for VFIO (no member bound to a driver that claims kernel DMA, as",
@@ -107,10 +115,22 @@ export const lsCommand: Command = {
     "",
     "options:",
     HOST_OPTIONS_USAGE,
+    "  --html FILE     write the topology as a page instead: each IOMMU group a box (viable or",
+    "                  not, and why), the PCI tree with every function's group and what each",
+    "                  bridge does to isolation; one self-contained file (no network, no script)",
   ].join("\n"),
   async run(args, io) {
-    const options = await parseHostOptions("ls", args, { min: 0, max: 0, name: "argument" });
+    const options = await parseHostOptions("ls", args, { min: 0, max: 0, name: "argument" }, { html: true });
     const inventory = await readInventory(options.env);
+    if (options.html !== undefined) {
+      const places = await readPciPlaces(options.env.sysfs, inventory.devices.map((d) => d.address));
+      const page = renderTopologyHtml({ machine: options.env.description, inventory, places, ids: options.pciIds });
+      await writeFile(options.html, page).catch((error: unknown) => {
+        throw new VfioSystemError("open", errnoValue((fsErrorCode(error) ?? "EIO") as "EIO") ?? errnoValue("EIO"), "syscall", options.html, "cannot write the page there; pass another --html FILE", { cause: error });
+      });
+      io.stdout.write(`Wrote ${options.html}: ${inventory.groups.length} IOMMU groups, ${inventory.devices.length} PCI functions.\n`);
+      return 0;
+    }
     const openers = new Map<number, readonly string[]>();
     // Only a group with a member on vfio-pci has a /dev/vfio/<group> to hold open: ask for those.
     const nodes = new Set((await options.env.listDevVfio())?.map((n) => n.name));
@@ -119,7 +139,8 @@ export const lsCommand: Command = {
       const who = await options.target.probe.openers(`/dev/vfio/${group.id}`);
       if (who.length > 0) openers.set(group.id, who);
     }
-    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io)));
+    const uio = await uioBindings(options.env.sysfs, inventory.devices);
+    io.stdout.write(options.json ? toJson(json(inventory, options.pciIds, openers, uio)) : render(inventory, options.pciIds, styleFor(io), openers, options.target.fix, terminalWidth(io), uio));
     return 0;
   },
 };

@@ -20,10 +20,10 @@ import { parseCommandArgs, usageError } from "../parse-args.js";
 import { asSocketError, checkConnectSocketPath } from "../socket-path.js";
 import { nvmeReadOutput, renderIdentify, identifyReport } from "./nvme-report.js";
 
-const USAGE = `usage: vfio nvme identify <device> [--json]
-       vfio nvme read <device> --lba N [--blocks N] [--output FILE]
-       vfio nvme write <device> --lba N (--input FILE | --fill BYTE --blocks N)
-       vfio nvme perf <device> [--access random|sequential] [--operation read|write]
+const USAGE = `usage: vfio nvme identify (<device> | --emulated | --socket PATH) [--json]
+       vfio nvme read (<device> | --emulated | --socket PATH) --lba N [--blocks N] [--output FILE]
+       vfio nvme write (<device> | --emulated | --socket PATH) --lba N (--input FILE | --fill BYTE --blocks N)
+       vfio nvme perf (<device> | --emulated | --socket PATH) [--access random|sequential] [--operation read|write]
                  [--block-size BYTES] [--queue-depth N] [--queues N] [--duration SEC] [--json]
        <device> is a PCI address, or --emulated, or --socket PATH in its place
 

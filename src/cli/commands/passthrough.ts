@@ -29,12 +29,16 @@ named on stderr: no other VM can have them.
   --qemu           print QEMU -device options
   --libvirt        print libvirt <hostdev> XML
   --json           print both, with the groups, their other members and the findings, as JSON
+                   (exit 1 when refused, as without)
   --memory <size>  the VM's memory (4G, 512M): with --qemu, RLIMIT_MEMLOCK must cover it
                    (libvirt raises the limit itself)
   --hugepages      the VM's memory comes from huge pages: enough must be free
   --force          go on although a VFIO user has a group open
   --sysfs <dir>    read this sysfs tree instead of /sys (or a capture holding sys/)
   --emulated       the built-in emulated machine`;
+
+/** JSON.stringify's replacer for findings that carry bigints (sizes). */
+const big = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? value.toString() : value);
 
 function memoryLine(f: MemoryFinding): string {
   return f.code === "memlock-below-memory"
@@ -71,7 +75,10 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         const report = await diagnose(target.env, { kind: "device", address }, { fix: target.fix, openers: (path) => target.probe.openers(path) });
         const forced = (f: Finding) => f.code === "group-open" && values.force === true;
         for (const f of report.findings) {
-          findings.push(f);
+          // libvirt opens /dev/vfio/N as the VM's user after labelling it for that user, and
+          // sets the VM's memlock limit: this user's access and limit do not apply.
+          if (values.libvirt && (f.code === "dev-vfio-denied" || f.code === "memlock-low")) continue;
+          if (!findings.some((seen) => JSON.stringify(seen, big) === JSON.stringify(f, big))) findings.push(f);
           if (f.severity === "error" && !forced(f)) refused = true;
           for (const line of findingLines(f, style)) lines.add(forced(f) ? line.replace(/^(\S*)error:/, "$1warning (--force):") : line);
         }
@@ -89,16 +96,12 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         }
       }
       if (json) {
-        if (refused) {
-          io.stdout.write(toJson({ findings, refused }));
-          return 1;
-        }
-        const plan = await planPassthrough(target.sysfs, devices);
+        const plan = refused ? undefined : await planPassthrough(target.sysfs, devices, target.fix);
         io.stdout.write(toJson({
-          devices: plan.devices, groups: plan.groups, companions: plan.companions, findings, refused,
-          qemu: qemuArguments(plan), libvirt: libvirtHostdevXml(plan),
+          devices, findings, refused,
+          ...(plan ? { groups: plan.groups, companions: plan.companions, qemu: qemuArguments(plan), libvirt: libvirtHostdevXml(plan) } : {}),
         }));
-        return 0;
+        return refused ? 1 : 0;
       }
       for (const line of lines) io.stderr.write(`${line}\n`);
       if (refused) {
@@ -106,7 +109,7 @@ export function passthroughCommand(deps: BindingDeps = defaultBindingDeps): Comm
         io.stderr.write(`vfio passthrough: refused; nothing printed. ${check} says more.\n`);
         return 1;
       }
-      const plan = await planPassthrough(target.sysfs, devices);
+      const plan = await planPassthrough(target.sysfs, devices, target.fix);
       if (plan.companions.length > 0) {
         io.stderr.write(`note: ${plan.companions.join(", ")} share the IOMMU group and go to this VM or to none\n`);
       }

@@ -11,7 +11,7 @@
  * shutdown (§3.6.1), interrupts off, bus mastering off, memory freed.
  */
 import type { DmaBuffer, DmaSpace } from "../../api/dma-space.js";
-import type { RegionMapping, VfioDevice } from "../../api/device.js";
+import type { VfioDevice } from "../../api/device.js";
 import { PCI_CLASS_REVISION } from "../../api/constants.js";
 import { VfioUsageError } from "../../api/errors.js";
 import { enableMemoryAndBusMaster, readConfig, setBusMaster } from "../../api/pci-config.js";
@@ -22,6 +22,7 @@ import { disableController, enableController, programAdminQueue, readStatus, shu
 import { decodeControllerIdentity, decodeNamespaceIdentity, decodeNamespaceList, type ControllerIdentity } from "./identify.js";
 import { NvmeNamespace } from "./namespace.js";
 import { QueuePair, STATUS_ABORTED, STATUS_TIMED_OUT } from "./queue-pair.js";
+import { RegisterPort } from "./register-port.js";
 import { decodeCapabilities, formatVersion, NVME_REG, type ControllerCapabilities } from "./registers.js";
 import { allocateQueueMemory, listEntriesFor } from "./queue-memory.js";
 import { NvmeCommandError, NvmeControllerError, decodeStatus } from "./status.js";
@@ -63,7 +64,7 @@ export class NvmeController implements AsyncDisposable {
   readonly timeoutMs: number;
   readonly #device: VfioDevice;
   readonly #dma: DmaSpace;
-  readonly #bar: RegionMapping;
+  readonly #bar: RegisterPort;
   readonly #admin: QueuePair;
   readonly #routing: CompletionRouting;
   readonly #buffers: DmaBuffer[];
@@ -73,7 +74,7 @@ export class NvmeController implements AsyncDisposable {
   #closing: Promise<void> | undefined;
 
   private constructor(parts: {
-    device: VfioDevice; dma: DmaSpace; bar: RegionMapping; capabilities: ControllerCapabilities; version: string;
+    device: VfioDevice; dma: DmaSpace; bar: RegisterPort; capabilities: ControllerCapabilities; version: string;
     identity: ControllerIdentity; admin: QueuePair; routing: CompletionRouting; buffers: DmaBuffer[]; scratch: DmaBuffer;
     maxTransferBytes: number; timeoutMs: number; dmaLimit: bigint | undefined;
   }) {
@@ -113,10 +114,10 @@ export class NvmeController implements AsyncDisposable {
     try {
       await enableMemoryAndBusMaster(device);
       undo.push(async () => void (await setBusMaster(device, false)));
-      const bar = await device.mapRegion(0, 0n);
-      undo.push(() => bar.unmap());
-      const capabilities = decodeCapabilities(bar.read32(NVME_REG.CAP) >>> 0, bar.read32(NVME_REG.CAP + 4) >>> 0);
-      const version = formatVersion(bar.read32(NVME_REG.VS) >>> 0);
+      const bar = await RegisterPort.open(device);
+      undo.push(() => bar.close());
+      const capabilities = decodeCapabilities((await bar.read32(NVME_REG.CAP)) >>> 0, (await bar.read32(NVME_REG.CAP + 4)) >>> 0);
+      const version = formatVersion((await bar.read32(NVME_REG.VS)) >>> 0);
       if ((capabilities.commandSets & 1) === 0) throw new VfioUsageError(`${device.name}: the controller does not offer the NVM command set (CAP.CSS)`, "ENOTSUP");
       if (capabilities.minPageSize > PAGE_SIZE || capabilities.maxPageSize < PAGE_SIZE) {
         throw new VfioUsageError(`${device.name}: the controller's page sizes ${capabilities.minPageSize}–${capabilities.maxPageSize} exclude ${PAGE_SIZE}`, "ENOTSUP");
@@ -244,18 +245,18 @@ export class NvmeController implements AsyncDisposable {
     return new Promise<number>((resolve, reject) => {
       queue.enqueue(command, (status, result) => {
         if (status === 0) resolve(result);
-        else reject(this.commandError(queue, command.name, status));
+        else this.commandError(queue, command.name, status).then(reject, reject);
       });
       this.#routing.kick();
     });
   }
 
-  /** The error for a completion callback's status (see CompletionCallback). */
-  commandError(queue: QueuePair, command: string, status: number): Error {
+  /** The error for a completion callback's status (see CompletionCallback); a timeout looks at CSTS first. */
+  async commandError(queue: QueuePair, command: string, status: number): Promise<Error> {
     if (status === STATUS_ABORTED) return new VfioUsageError(`nvme: ${command} on ${queue.target} was abandoned: the controller closed`, "ECLOSED");
     if (status === STATUS_TIMED_OUT) {
       try {
-        readStatus(this.#bar, this.name);
+        await readStatus(this.#bar, this.name);
       } catch (error) {
         return error as Error;
       }
@@ -275,8 +276,8 @@ export class NvmeController implements AsyncDisposable {
     return this.#dma.allocate(size, this.#dmaLimit === undefined ? {} : { limit: this.#dmaLimit });
   }
 
-  /** Reads CSTS: throws NvmeControllerError where CFS is set or the controller reads all ones. */
-  checkStatus(): number {
+  /** Reads CSTS: rejects with NvmeControllerError where CFS is set or the controller reads all ones. */
+  checkStatus(): Promise<number> {
     return readStatus(this.#bar, this.name);
   }
 
@@ -314,7 +315,7 @@ export class NvmeController implements AsyncDisposable {
     };
     let healthy = true;
     try {
-      this.checkStatus();
+      await this.checkStatus();
     } catch (error) {
       healthy = false;
       errors.push(error);
@@ -334,8 +335,9 @@ export class NvmeController implements AsyncDisposable {
     await attempt(() => this.#routing.close());
     // Stop the device reaching memory before the memory goes away.
     await attempt(async () => void (await setBusMaster(this.#device, false)));
+    await attempt(() => this.#bar.settle());
     for (const buffer of this.#buffers.splice(0)) await attempt(() => buffer.free());
-    await attempt(() => this.#bar.unmap());
+    await attempt(() => this.#bar.close());
     if (errors.length > 0) throw errors[0];
   }
 

@@ -14,9 +14,9 @@
  *   completion can never be taken for another command's.
  */
 import type { DmaBuffer } from "../../api/dma-space.js";
-import type { RegionMapping } from "../../api/device.js";
 import { CQE_BYTES, SQE_BYTES, writeSubmissionEntry, type NvmeCommand } from "./command.js";
 import { buildPrps, type PrpListArea } from "./prp.js";
+import type { DoorbellWriter } from "./register-port.js";
 import { completionDoorbell, submissionDoorbell } from "./registers.js";
 
 /** What a completion callback receives instead of a Status Field when the command did not complete. */
@@ -61,7 +61,7 @@ export class QueuePair {
   readonly depth: number;
   readonly target: string;
   readonly timeoutMs: number;
-  readonly #bar: RegionMapping;
+  readonly #bar: DoorbellWriter;
   readonly #sq: Uint32Array;
   readonly #cq: Uint32Array;
   readonly #sqDoorbell: number;
@@ -86,7 +86,7 @@ export class QueuePair {
   /** Completions whose identifier named no outstanding command (a controller bug or a hostile model). */
   spuriousCompletions = 0;
 
-  constructor(bar: RegionMapping, memory: QueuePairMemory, options: QueuePairOptions) {
+  constructor(bar: DoorbellWriter, memory: QueuePairMemory, options: QueuePairOptions) {
     this.qid = options.qid;
     this.entries = options.entries;
     this.depth = options.entries - 1;

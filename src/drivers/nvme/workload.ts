@@ -92,9 +92,11 @@ export async function runWorkload(controller: NvmeController, ns: NvmeNamespace,
         const iops = completed / (elapsedMs / 1000);
         return { elapsedMs, completed, iops, mibPerSecond: (iops * blockSize) / (1 << 20) };
       };
-      const timer = options.onProgress ? setInterval(() => options.onProgress!(progress()), options.progressMs ?? 1000) : undefined;
+      // Progress is reported from the completions themselves: a backend whose completions chain
+      // through promises (the emulated machine) can keep the event loop from reaching its timers.
+      const progressMs = options.progressMs ?? 1000;
+      let nextProgress = started + progressMs;
       const finish = () => {
-        if (timer) clearInterval(timer);
         clearTimeout(deadline);
         const sorted = latencies.subarray(0, recorded).sort();
         const at = (q: number) => (recorded === 0 ? 0 : sorted[Math.min(recorded - 1, Math.floor(q * recorded))]!);
@@ -114,6 +116,10 @@ export async function runWorkload(controller: NvmeController, ns: NvmeNamespace,
           inFlight--;
           completed++;
           const now = performance.now();
+          if (options.onProgress && now >= nextProgress) {
+            nextProgress += progressMs;
+            options.onProgress(progress());
+          }
           if (recorded < latencies.length) latencies[recorded++] = (now - submittedAt) * 1000;
           if (status !== 0) {
             errors++;

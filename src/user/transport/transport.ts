@@ -3,6 +3,7 @@
  * client) sees only this interface; a transport moves bytes, and fds where it can
  * (libvfio-user's transport_ops, STYLE.md §7).
  */
+import type { TransportLimits } from "../limits.js";
 import type { Message } from "../protocol/message.js";
 
 export interface TransportHandlers {
@@ -25,6 +26,8 @@ export interface Transport {
    * Throws once the transport is closed.
    */
   send(message: Uint8Array, fds?: readonly number[], sent?: () => void): void;
+  /** Bounds the reply queue and the time a message may take (limits.ts). */
+  limit?(limits: TransportLimits): void;
   /** Closes the connection. Idempotent. */
   close(): void;
   readonly closed: boolean;

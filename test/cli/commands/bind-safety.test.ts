@@ -7,6 +7,7 @@ import { mkdir, readFile, readlink, symlink, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path";
 import { buildMachineTree, GUEST_LIKE } from "../../helpers/machine-tree.js";
 import { vfio } from "../../helpers/run-cli.js";
+import { fixturePath } from "../../helpers/fixtures.js";
 
 async function put(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -63,4 +64,10 @@ test("vfio bind of the device behind a mounted 9p share is refused; --dry-run sa
   assert.equal(dry.status, 0);
   assert.match(dry.stderr, /a real run refuses/);
   assert.equal(await readFile(join(root, "sys/devices/pci0000:00/0000:00:07.0/driver_override"), "utf8"), "(null)\n");
+});
+
+test("vfio bind --dry-run on the guest's capture: binding the 9p share's device is refused in a real run", async () => {
+  const dry = await vfio(["bind", "--dry-run", "--sysfs", fixturePath("sysfs/guest-q35-e1000-bound"), "0000:00:07.0"]);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stderr, /refused: 0000:00:07\.0: 9p share 'repo' \(virtio0\) is mounted on \/repo/);
 });

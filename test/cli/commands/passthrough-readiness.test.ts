@@ -46,6 +46,12 @@ test("vfio passthrough --memory: a non-root user's RLIMIT_MEMLOCK must cover the
   assert.equal((await vfio(["passthrough", "--qemu", "--sysfs", root, "00:03.0"])).status, 0);
   // libvirt raises the limit for the VM itself.
   assert.equal((await vfio(["passthrough", "--libvirt", "--sysfs", root, "--memory", "4G", "00:03.0"])).status, 0);
+  // /dev/vfio/1 closed to this user: QEMU run by this user cannot open it; libvirt labels it for the VM's user.
+  const closed = await tree(t, { ...user, devVfio: "1 c 600 0 0\nvfio c 666 0 0\n" });
+  const denied = await vfio(["passthrough", "--qemu", "--sysfs", closed, "00:03.0"]);
+  assert.equal(denied.status, 1);
+  assert.match(denied.stderr, /error: \/dev\/vfio\/1 \(mode 0600, owner 0:0\)/);
+  assert.equal((await vfio(["passthrough", "--libvirt", "--sysfs", closed, "00:03.0"])).status, 0);
   assert.equal((await vfio(["passthrough", "--qemu", "--sysfs", root, "--memory", "lots", "00:03.0"])).status, 2);
   assert.equal((await vfio(["passthrough", "--qemu", "--sysfs", root, "--hugepages", "00:03.0"])).status, 2);
 });

@@ -39,7 +39,7 @@ test("vfio serve edu --socket serves clients until SIGTERM, then removes the soc
 });
 
 test("vfio serve usage errors exit 2 with one line", async () => {
-  for (const args of [["serve"], ["serve", "nvme", "--socket", "/tmp/x"], ["serve", "edu"], ["serve", "edu", "--bogus"]]) {
+  for (const args of [["serve"], ["serve", "frobnicator", "--socket", "/tmp/x"], ["serve", "edu"], ["serve", "edu", "--bogus"]]) {
     const c = io();
     assert.equal(await runCli(args, c.io), 2, args.join(" "));
     assert.equal(c.err().trim().split("\n").length, 1);

@@ -12,6 +12,7 @@ import type { DmaBuffer, DmaSpace } from "../../../src/api/dma-space.js";
 import {
   NvmeCommandError, NvmeController, SC, readCommand, writeCommand, type NvmeCompletion, type NvmeNamespace,
 } from "../../../src/drivers/nvme/index.js";
+import { openBar } from "../../../src/drivers/bar-access.js";
 import { CSTS_SHST_COMPLETE, CSTS_SHST_MASK, NVME_REG } from "../../../src/drivers/nvme/registers.js";
 
 export interface NvmeTarget {
@@ -233,9 +234,9 @@ export function nvmeDriverSuite(backend: string, expect: NvmeExpectation, open: 
         }
         await assert.rejects(first.namespace().readBytes(64, 1), { code: "ECLOSED" });
         first = undefined;
-        const bar = await target.device.mapRegion(0, 0n);
-        const csts = bar.read32(NVME_REG.CSTS);
-        bar.unmap();
+        const bar = await openBar(target.device, 0);
+        const csts = bar.mapped ? bar.read32(NVME_REG.CSTS) : await bar.read32(NVME_REG.CSTS);
+        bar.close();
         assert.equal(csts & CSTS_SHST_MASK, CSTS_SHST_COMPLETE, "CSTS.SHST after close");
         const second = await NvmeController.open(target.device, target.dma, { completion, timeoutMs });
         try {
