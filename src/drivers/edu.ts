@@ -22,88 +22,15 @@ import {
 import { VfioError, VfioUsageError } from "../api/errors.js";
 import { enableMemoryAndBusMaster, readConfig, setBusMaster } from "../api/pci-config.js";
 import { openBar, thenValue, type BarAccess } from "./bar-access.js";
+import {
+  DMA_BUFFER, DMA_BUFFER_SIZE, DMA_IRQ, DMA_RUN, DMA_TO_RAM, EDU_DEVICE, EDU_DMA_LIMIT, EDU_VENDOR, IRQ_DMA, IRQ_FACT, REG,
+  STATUS_COMPUTING, STATUS_IRQ_FACT, checkTransfer, equal, hex4, timeoutError, timeoutOnly,
+  type EduCompletion, type EduDriverOptions, type EduIdentity, type EduIommuDemo,
+} from "./edu-spec.js";
 
-/** BAR0 registers (edu.rst "MMIO area spec"). */
-const REG = {
-  id: 0x00,
-  liveness: 0x04,
-  factorial: 0x08,
-  status: 0x20,
-  irqStatus: 0x24,
-  irqRaise: 0x60,
-  irqAck: 0x64,
-  dmaSource: 0x80,
-  dmaDestination: 0x88,
-  dmaCount: 0x90,
-  dmaCommand: 0x98,
-} as const;
-const STATUS_COMPUTING = 0x01;
-const STATUS_IRQ_FACT = 0x80;
-const DMA_RUN = 0x1;
-const DMA_TO_RAM = 0x2;
-const DMA_IRQ = 0x4;
-const IRQ_FACT = 0x1;
-const IRQ_DMA = 0x100;
-const EDU_VENDOR = 0x1234;
-const EDU_DEVICE = 0x11e8;
-/** The device's DMA buffer and its address on the device side. */
-const DMA_BUFFER = 0x40000;
-const DMA_BUFFER_SIZE = 4096;
-/**
- * The longest transfer the driver starts. QEMU 7.2's range check refuses a transfer whose end
- * reaches the buffer's end (hw/misc/edu.c edu_check_range: hw_error stops the VM, as the test guest showed), so one byte stays unused.
- */
-export const EDU_MAX_TRANSFER = DMA_BUFFER_SIZE - 1;
-/** The default DMA mask of edu: 28 bits (edu.rst "dma_mask"). */
-export const EDU_DMA_LIMIT = 1n << 28n;
+export { EDU_DMA_LIMIT, EDU_MAX_TRANSFER, type EduCompletion, type EduDriverOptions, type EduIdentity, type EduIommuDemo } from "./edu-spec.js";
 
-export interface EduDriverOptions {
-  /**
-   * Wait for completions by MSI (default), by INTx (level-triggered: vfio-pci masks it when it
-   * fires, the driver unmasks it after acknowledging the device), or by polling the busy bits.
-   * Where the device offers no vector of that kind the driver polls.
-   */
-  readonly completion?: EduCompletion;
-  /** Map BAR0 where the backend can (default true), else region read/write. */
-  readonly mmap?: boolean;
-  /** How long to wait for the device, in ms (default 5000: QEMU's DMA takes 100 ms of guest time, slower under TCG). */
-  readonly timeoutMs?: number;
-}
 
-/** How the driver learns that the device finished. */
-export type EduCompletion = "msi" | "intx" | "poll";
-
-export interface EduIdentity {
-  /** The identification register, 0xRRrr00ed. */
-  readonly id: number;
-  readonly major: number;
-  readonly minor: number;
-}
-
-/** What the IOMMU demonstration saw. The driver cannot see the IOMMU fault itself, only its effects. */
-export interface EduIommuDemo {
-  /** The driver's buffer, mapped for the device. */
-  readonly mappedIova: bigint;
-  /** An IOVA with no mapping. */
-  readonly unmappedIova: bigint;
-  readonly length: number;
-  /** Control: device → memory at the mapped IOVA delivered the device's bytes. */
-  readonly writeToMappedDelivered: boolean;
-  /** Device → memory at the unmapped IOVA: the command completed, and none of the driver's memory changed. */
-  readonly writeToUnmapped: { readonly completed: boolean; readonly memoryChanged: boolean };
-  /**
-   * Memory → device from the unmapped IOVA: what the device's buffer holds afterwards.
-   * "zeros": the device read nothing (QEMU reads a faulting DMA as zeros); "unchanged": the
-   * buffer kept its earlier contents; "memory": it received the driver's memory (no protection).
-   */
-  readonly readFromUnmapped: { readonly completed: boolean; readonly deviceBuffer: "zeros" | "unchanged" | "memory" | "other" };
-  /** The IOMMU kept the device away from memory that was not mapped for it. */
-  readonly blocked: boolean;
-}
-
-function timeoutError(what: string, ms: number): VfioError {
-  return new VfioError(`edu: ${what} did not complete within ${ms} ms`, "ETIMEDOUT");
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -439,28 +366,6 @@ export class EduDriver implements AsyncDisposable {
   }
 }
 
-function hex4(n: number): string {
-  return n.toString(16).padStart(4, "0");
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** A blocked transfer may make a device stall rather than complete; report that, rethrow anything else. */
-function timeoutOnly(error: unknown): false {
-  if (error instanceof VfioError && error.code === "ETIMEDOUT") return false;
-  throw error;
-}
-
-function checkTransfer(offset: number, length: number): void {
-  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 1 || offset + length > EDU_MAX_TRANSFER) {
-    throw new VfioUsageError(
-      `edu DMA of ${length} bytes at buffer offset ${offset} must stay within the first ${EDU_MAX_TRANSFER} bytes (QEMU 7.2 stops the VM for a transfer reaching the buffer's last byte)`,
-      "ERANGE",
-    );
-  }
-}
 
 /** VFIO_DEVICE_SET_IRQS with DATA_NONE, ACTION_TRIGGER and count 0: disables the interrupt index. */
 async function disableIrq(device: VfioDevice, index: number): Promise<void> {

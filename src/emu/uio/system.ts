@@ -21,6 +21,7 @@ import type { Machine } from "../machine.js";
 import { InProcessNotifier } from "../notifier.js";
 import type { PciFunction } from "../pci/function.js";
 import { renderSysfs } from "../sysfs/emulated-sysfs.js";
+import { readBar, writeBar } from "../../devices/pci/bar-routing.js";
 
 const PAGE = 4096;
 const PRESENT = 1n << 63n;
@@ -201,16 +202,18 @@ class ResourceMapping implements RegionMapping {
   }
 
   private access(offset: number, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
-    if (!this.mapped) throw new RangeError(`region ${this.index}: access at ${offset} after unmap()`);
+    if (!this.mapped) throw new VfioSystemError("mapping access", errnoValue("EFAULT"), "emulated", `BAR${this.index} mapping`, `access at ${offset} after unmap()`);
     if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size || offset % size !== 0) {
       throw new RangeError(`region ${this.index}: ${size}-byte access at ${offset} is outside the ${this.size}-byte mapping or misaligned`);
     }
-    if ((this.fn.config.command & PCI_COMMAND_MEMORY) === 0) throw new VfioError(`BAR${this.index} access with Memory Space disabled (SIGBUS)`, "SIGBUS");
+    if ((this.fn.config.command & PCI_COMMAND_MEMORY) === 0) {
+      throw new VfioSystemError("mapping access", errnoValue("EIO"), "emulated", `BAR${this.index} mapping`, "Memory Space Enable is off (real hardware: SIGBUS)");
+    }
     const at = this.offset + BigInt(offset);
     // Past the BAR's end but inside its last page: the bus answers all ones and drops writes.
     if (at + BigInt(size) > this.barSize) return value === undefined ? (1n << BigInt(8 * size)) - 1n : 0n;
-    if (value === undefined) return this.fn.model.barRead(this.index, at, size);
-    this.fn.model.barWrite(this.index, at, size, value);
+    if (value === undefined) return readBar(this.fn.config, this.fn.model, this.index, at, size);
+    writeBar(this.fn.config, this.fn.model, this.index, at, size, value);
     return 0n;
   }
 }
