@@ -16,6 +16,8 @@ export interface ExecutorOptions {
   readonly loadModule?: (module: string) => Promise<void>;
   /** The limit on each write and each check; default 10 s (a PCI unbind may wait on a reset). */
   readonly stepTimeoutMs?: number;
+  /** The command that undoes the bind on this machine, for a rollback that fails (default 'vfio restore'). */
+  readonly restoreCommand?: string;
   /** How often a check re-reads a driver link while it waits for the kernel; default 20 ms. */
   readonly pollIntervalMs?: number;
   /** Called before each step runs, for progress output. */
@@ -33,11 +35,12 @@ export class BindStepError extends VfioError {
     /** Devices the rollback could not put back: their journal entries are kept for `vfio restore`. */
     readonly notRolledBack: readonly { readonly address: string; readonly error: unknown }[],
     cause: unknown,
+    restoreCommand = "vfio restore",
   ) {
     const what = cause instanceof Error ? cause.message : String(cause);
     const back = rolledBack.length > 0 ? `; rolled back ${rolledBack.join(", ")}` : "";
     const stuck = notRolledBack.length > 0
-      ? `; could NOT roll back ${notRolledBack.map((n) => n.address).join(", ")} (journal kept: run 'vfio restore')`
+      ? `; could NOT roll back ${notRolledBack.map((n) => n.address).join(", ")} (journal kept: run '${restoreCommand}')`
       : "";
     super(`${what}${back}${stuck}`, isVfioError(cause) ? cause.code : "ESTEP", { cause });
   }
@@ -155,7 +158,7 @@ export async function executeBind(plan: BindPlan, options: ExecutorOptions): Pro
           notRolledBack.push({ address: entry.address, error: rollbackError });
         }
       }
-      throw new BindStepError(step, rolledBack, notRolledBack, error);
+      throw new BindStepError(step, rolledBack, notRolledBack, error, options.restoreCommand);
     }
   }
   return touched;

@@ -94,6 +94,18 @@ test("a rollback that fails keeps the journal entry for 'vfio restore' and says 
   assert.equal(sysfs.driverOf("0000:01:01.0"), "edu");
 });
 
+test("the failed rollback names the restore command of the machine it ran on (--sysfs, --emulated)", async () => {
+  const sysfs = machine();
+  const plan = await planBind(sysfs, ["0000:01:02.0"]);
+  sysfs.failOnce.set("bus/pci/drivers/e1000/unbind", 16);
+  sysfs.failOnce.set("bus/pci/drivers/vfio-pci/unbind", 16);
+  const restoreCommand = "vfio restore --sysfs /captures/box --journal /tmp/j.json";
+  await assert.rejects(executeBind(plan, { sysfs, journal: memoryJournal(), restoreCommand }), (error: unknown) => {
+    assert.ok((error as Error).message.includes(`run '${restoreCommand}'`), (error as Error).message);
+    return true;
+  });
+});
+
 test("a write that never answers fails with ETIMEDOUT after the step timeout", async () => {
   const sysfs = machine();
   sysfs.hang.add("bus/pci/drivers_probe");

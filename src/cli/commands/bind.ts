@@ -155,11 +155,12 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
         }));
       }
       if (dryRun) return 0;
+      const restore = vfioCommand(target.fix, "restore", ...(values.journal === undefined ? [] : ["--journal", values.journal]));
       if (plan.steps.length > 0) {
         io.stdout.write("Running:\n");
         try {
           await executeBind(plan, {
-            sysfs, journal, loadModule: target.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}),
+            sysfs, journal, loadModule: target.loadModule, ...(stepTimeoutMs ? { stepTimeoutMs } : {}), restoreCommand: restore,
             onStep: (step) => io.stdout.write(`  ${formatShownStep(step, sysfs)}\n`),
           });
         } catch (error) {
@@ -168,7 +169,6 @@ export function bindCommand(deps: BindingDeps = defaultBindingDeps): Command {
           io.stderr.write(`vfio bind: ${error.step.device} refused: ${INTX_MASK_REFUSAL}; rolled back: ${error.rolledBack.join(", ") || "nothing"}\n`);
           return 1;
         }
-        const restore = vfioCommand(target.fix, "restore", ...(values.journal === undefined ? [] : ["--journal", values.journal]));
         io.stdout.write(values.emulated && values.journal === undefined
           ? `Bound ${moving.join(", ")} to ${driver} on the emulated machine, which ends with this command: give --journal FILE to bind and restore to carry its bindings over.\n`
           : `Bound ${moving.join(", ")} to ${driver}; '${restore}' puts them back (journal: ${journal.description}).\n`);
