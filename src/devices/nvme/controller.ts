@@ -269,11 +269,16 @@ export class NvmeDevice implements DeviceModel {
     }
   }
 
+  /** Posts a completion, or queues it behind those already waiting for room (in order). */
   async #post(cq: CompletionQueue, c: CompletionQueue["waiting"][number]): Promise<void> {
     if (cq.full || cq.waiting.length > 0) {
       cq.waiting.push(c);
       return;
     }
+    await this.#write(cq, c);
+  }
+
+  async #write(cq: CompletionQueue, c: CompletionQueue["waiting"][number]): Promise<void> {
     const entry = new Uint8Array(16);
     const v = new DataView(entry.buffer);
     v.setUint32(0, c.result >>> 0, true);
@@ -289,10 +294,9 @@ export class NvmeDevice implements DeviceModel {
   }
 
   async #drainWaiting(cq: CompletionQueue): Promise<void> {
-    while (cq.waiting.length > 0 && !cq.full) {
-      const next = cq.waiting.shift()!;
-      await this.#post(cq, next);
-    }
+    // Straight to the queue: through #post, the entries still waiting would send each one to
+    // the back of the list, a rotation that never ends.
+    while (cq.waiting.length > 0 && !cq.full) await this.#write(cq, cq.waiting.shift()!);
   }
 
   /** INTx is level: asserted while a completion queue on the vector holds unconsumed entries (QEMU nvme_irq_check). */

@@ -90,3 +90,25 @@ test("a submission queue entry the controller cannot fetch is Controller Fatal S
   for (let i = 0; i < 20 && (r32(CSTS) & 2) === 0; i++) await new Promise((r) => setImmediate(r));
   assert.equal(r32(CSTS) & 2, 2);
 });
+
+test("completions that waited for room in a full completion queue are all posted once the host frees it", async () => {
+  const { enable, w32, pages } = setup();
+  enable();
+  const sq = pages.get(0x10000n)!;
+  const cq = new DataView(pages.get(0x11000n)!.buffer);
+  const settle = async () => { for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r)); };
+  // Opcode 0xff is no admin command: each completes at once with Invalid Command Opcode.
+  const submit = (slot: number, cid: number) => sq.set(new Uint8Array(new Uint32Array([0xff | (cid << 16)]).buffer), slot * 64);
+  for (const slot of [0, 1, 2]) submit(slot, 10 + slot);
+  w32(0x1000n, 3);
+  await settle(); // three completions: the 4-entry queue is full
+  submit(3, 13);
+  submit(0, 14);
+  w32(0x1000n, 1);
+  await settle(); // two completions wait for room
+  w32(0x1004n, 3); // the host consumes the three: room for both (a rotation of the waiting list once spun forever)
+  await settle();
+  const entry = (slot: number) => cq.getUint32(slot * 16 + 12, true);
+  assert.deepEqual([entry(3) & 0xffff, (entry(3) >>> 16) & 1], [13, 1]);
+  assert.deepEqual([entry(0) & 0xffff, (entry(0) >>> 16) & 1], [14, 0], "the wrapped entry carries the inverted phase");
+});
