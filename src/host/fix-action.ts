@@ -1,7 +1,7 @@
 /**
  * Steps that make a group usable, as data with the shell commands that perform them.
  * The commands are the kernel's own sysfs interface (Documentation/ABI/testing/sysfs-bus-pci:
- * driver/unbind, driver_override, drivers_probe), the same sequence GUEST.md measured, so a
+ * driver/unbind, driver_override, drivers_probe), the sequence the test guest binds with, so a
  * user can run them by hand; `vfio bind` is the safe way that plans, checks and journals.
  */
 import type { PciAddress } from "../api/pci-address.js";

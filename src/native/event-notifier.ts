@@ -1,7 +1,7 @@
 /**
  * EventNotifier over a non-blocking eventfd watched on Node's event loop.
  *
- * Why this shape (FFI.md, measured): a blocking read on the thread pool holds a libuv thread per
+ * Why this shape (measured): a blocking read on the thread pool holds a libuv thread per
  * eventfd and keeps `process.exit()` waiting; a timer polls. A `uv_poll_t` (koffi.node.poll)
  * costs no thread, wakes in ~12 µs, and does not hold the loop when stopped. So the watch runs
  * only while someone waits (an `onSignal` listener or a pending `next()`); signals that arrive
@@ -14,7 +14,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK, type FdWatch, type Libc } from "./libc.js";
 
 /**
  * Notifiers being watched. A koffi poll handle that JS no longer references is closed by the
- * garbage collector and its events stop (FFI.md), so a watched notifier is kept reachable
+ * garbage collector and its events stop, so a watched notifier is kept reachable
  * here even if its owner dropped every other reference.
  */
 const watched = new Set<KernelEventNotifier>();

@@ -3,9 +3,9 @@
  * level-triggered. The one watcher of native/: eventfd notifiers (event-notifier.ts), listening
  * sockets and SCM_RIGHTS transports (user/) all use it.
  *
- * Why a uv_poll_t (FFI.md, measured): it costs no thread, wakes in ~12 µs, and a stopped one
- * does not hold the loop. A handle JS no longer references is closed by the garbage collector
- * (FFI.md), so the owner of a watch keeps it reachable while it matters.
+ * Why a uv_poll_t (measured): it costs no thread, wakes in ~12 µs, and a stopped one
+ * does not hold the loop. A handle JS no longer references is closed by the garbage collector,
+ * so the owner of a watch keeps it reachable while it matters.
  */
 import type * as Koffi from "koffi";
 import { koffi } from "./ffi.js";
@@ -39,7 +39,7 @@ export function watchFd(fd: number, callback: (events: FdEvents) => void): FdWat
   const k = koffi();
   let handle: Koffi.node.PollHandle | undefined;
   let closed = false;
-  // koffi passes (status, events) to the callback (FFI.md), not the (events) its types say.
+  // koffi passes (status, events) to the callback, not the (events) its types say.
   // A libuv error (status < 0) is reported as both events, so the owner's next call sees the errno.
   const cb = ((status: number, events: { readable?: boolean; writable?: boolean } | undefined) => {
     if (closed) return;

@@ -4,7 +4,7 @@
  * through them); importing api/, abi/, host/, emu/ or user/'s codecs never reaches this file.
  *
  * koffi is pinned to an exact version in package.json because native/ uses `koffi.node.poll`,
- * which its changelog calls subject to change (FFI.md); test/native/event-notifier and socket tests exercise it.
+ * which its changelog calls subject to change; test/native/event-notifier and socket tests exercise it.
  */
 import { createRequire } from "node:module";
 import type * as Koffi from "koffi";

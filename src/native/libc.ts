@@ -94,7 +94,7 @@ function createLibc(): Libc {
   const lib = libcLibrary();
   const errno = (): number => k.errno();
   // Fixed-arity declarations per argument shape: ABI-safe on x86-64 and faster than the
-  // variadic form (FFI.md, "ioctl").
+  // variadic form.
   const open = lib.func("int open(const char *path, int flags)");
   const close = lib.func("int close(int fd)");
   const ioctlBuffer = lib.func("ioctl", "int", ["int", "unsigned long", "void *"]);

@@ -1,7 +1,7 @@
 /**
  * Unmapping memory that JavaScript may still hold a view of.
  *
- * A view made by koffi.view() over mmap'd memory cannot be detached (FFI.md: structuredClone and
+ * A view made by koffi.view() over mmap'd memory cannot be detached (measured: structuredClone and
  * transfer copy silently), and touching it after munmap(2) is a SIGSEGV that kills the process.
  * So where a view may outlive the mapping, the mapping is not simply unmapped: an anonymous
  * private mapping replaces it at the same address in one mmap(MAP_FIXED) call, which drops the

@@ -3,7 +3,7 @@
  * order (spec §"Header": a NO_REPLY command finishes before a later command's reply). No
  * sockets here: tests call it with encoded messages.
  *
- * Every field a client sends is checked before it is used (STYLE.md §8; libvfio-user's
+ * Every field a client sends is checked before it is used (libvfio-user's
  * is_valid_header and handle_* functions): sizes against msg_size, counts against limits,
  * flags against the bits defined, offsets against region bounds, fd counts against what the
  * command takes. A failure is an error reply carrying the errno; fds the command does not keep

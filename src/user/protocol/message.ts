@@ -1,7 +1,7 @@
 /**
  * A vfio-user message as the protocol core sees it: a decoded header, the payload after it,
  * and the fds that rode with it. The header codec lives here once, for every transport
- * (avoiding libvfio-user's tran_sock.c/tran_pipe.c duplication; STYLE.md §9.6).
+ * (avoiding libvfio-user's tran_sock.c/tran_pipe.c duplication).
  */
 import {
   VFIO_USER_F_ERROR, VFIO_USER_F_NO_REPLY, VFIO_USER_F_TYPE_COMMAND, VFIO_USER_F_TYPE_MASK, VFIO_USER_F_TYPE_REPLY,

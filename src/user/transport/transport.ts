@@ -1,7 +1,7 @@
 /**
  * How messages move between a vfio-user client and server. The protocol core (handle-request,
  * client) sees only this interface; a transport moves bytes, and fds where it can
- * (libvfio-user's transport_ops, STYLE.md §7).
+ * (libvfio-user's transport_ops).
  */
 import type { TransportLimits } from "../limits.js";
 import type { Message } from "../protocol/message.js";
