@@ -20,6 +20,7 @@ import { VfioError, VfioSystemError, errnoValue } from "../../api/errors.js";
 import type { Machine } from "../machine.js";
 import { InProcessNotifier } from "../notifier.js";
 import type { PciFunction } from "../pci/function.js";
+import { ModelMapping } from "../pci/model-mapping.js";
 import { renderSysfs } from "../sysfs/emulated-sysfs.js";
 import { readBar, writeBar } from "../../devices/pci/bar-routing.js";
 
@@ -164,52 +165,16 @@ export class EmulatedUioSystem implements UioSystem {
 }
 
 /** A resourceN mapping: each access reaches the model, as a load or store to MMIO does. */
-class ResourceMapping implements RegionMapping {
-  readonly bytes = undefined;
-  private mapped = true;
-
-  constructor(private readonly fn: PciFunction, readonly index: number, readonly offset: bigint, readonly size: number, private readonly barSize: bigint) {}
-
-  read8(offset: number): number {
-    return Number(this.access(offset, 1));
-  }
-  read16(offset: number): number {
-    return Number(this.access(offset, 2));
-  }
-  read32(offset: number): number {
-    return Number(this.access(offset, 4));
-  }
-  read64(offset: number): bigint {
-    return this.access(offset, 8);
-  }
-  write8(offset: number, value: number): void {
-    this.access(offset, 1, BigInt(value & 0xff));
-  }
-  write16(offset: number, value: number): void {
-    this.access(offset, 2, BigInt(value & 0xffff));
-  }
-  write32(offset: number, value: number): void {
-    this.access(offset, 4, BigInt(value >>> 0));
-  }
-  write64(offset: number, value: bigint): void {
-    this.access(offset, 8, BigInt.asUintN(64, value));
-  }
-  unmap(): void {
-    this.mapped = false;
-  }
-  [Symbol.dispose](): void {
-    this.unmap();
+class ResourceMapping extends ModelMapping {
+  constructor(private readonly fn: PciFunction, index: number, offset: bigint, size: number, private readonly barSize: bigint) {
+    super(index, offset, size);
   }
 
-  private access(offset: number, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
-    if (!this.mapped) throw new VfioSystemError("mapping access", errnoValue("EFAULT"), "emulated", `BAR${this.index} mapping`, `access at ${offset} after unmap()`);
-    if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size || offset % size !== 0) {
-      throw new RangeError(`region ${this.index}: ${size}-byte access at ${offset} is outside the ${this.size}-byte mapping or misaligned`);
-    }
-    if ((this.fn.config.command & PCI_COMMAND_MEMORY) === 0) {
-      throw new VfioSystemError("mapping access", errnoValue("EIO"), "emulated", `BAR${this.index} mapping`, "Memory Space Enable is off (real hardware: SIGBUS)");
-    }
-    const at = this.offset + BigInt(offset);
+  protected memoryEnabled(): boolean {
+    return (this.fn.config.command & PCI_COMMAND_MEMORY) !== 0;
+  }
+
+  protected reach(at: bigint, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
     // Past the BAR's end but inside its last page: the bus answers all ones and drops writes.
     if (at + BigInt(size) > this.barSize) return value === undefined ? (1n << BigInt(8 * size)) - 1n : 0n;
     if (value === undefined) return readBar(this.fn.config, this.fn.model, this.index, at, size);

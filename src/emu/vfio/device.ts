@@ -11,6 +11,7 @@ import type { VfioOp } from "../../api/op.js";
 import { VfioSystemError, errnoValue } from "../../api/errors.js";
 import { InProcessNotifier } from "../notifier.js";
 import { readBar, writeBar } from "../../devices/pci/bar-routing.js";
+import { ModelMapping } from "../pci/model-mapping.js";
 import { fail } from "./errno.js";
 import type { VfioPciDevice } from "./pci-device.js";
 
@@ -94,67 +95,29 @@ export class EmulatedDevice implements VfioDevice {
 }
 
 /**
- * A BAR window mapped for synchronous access. Each access reaches the device model, as an
- * access to an mmap of real MMIO reaches the device; with Memory Space disabled the access
- * faults (the kernel's fault handler gives SIGBUS), here a thrown error.
+ * A BAR window of a vfio-pci device mmapped by the user (ModelMapping does the access rules);
+ * unmapping releases it from the device's set of mappings.
  */
-export class EmulatedRegionMapping implements RegionMapping {
-  readonly bytes = undefined;
-  private mapped = true;
-
+export class EmulatedRegionMapping extends ModelMapping {
   constructor(
     private readonly vdev: VfioPciDevice,
-    readonly index: number,
-    readonly offset: bigint,
-    readonly size: number,
-    private readonly onUnmap: () => void,
-  ) {}
-
-  read8(offset: number): number {
-    return Number(this.access(offset, 1));
-  }
-  read16(offset: number): number {
-    return Number(this.access(offset, 2));
-  }
-  read32(offset: number): number {
-    return Number(this.access(offset, 4));
-  }
-  read64(offset: number): bigint {
-    return this.access(offset, 8);
-  }
-  write8(offset: number, value: number): void {
-    this.access(offset, 1, BigInt(value & 0xff));
-  }
-  write16(offset: number, value: number): void {
-    this.access(offset, 2, BigInt(value & 0xffff));
-  }
-  write32(offset: number, value: number): void {
-    this.access(offset, 4, BigInt(value >>> 0));
-  }
-  write64(offset: number, value: bigint): void {
-    this.access(offset, 8, BigInt.asUintN(64, value));
+    index: number,
+    offset: bigint,
+    size: number,
+    private readonly released: () => void,
+  ) {
+    super(index, offset, size);
   }
 
-  unmap(): void {
-    if (!this.mapped) return;
-    this.mapped = false;
-    this.onUnmap();
+  protected memoryEnabled(): boolean {
+    return this.vdev.config?.memoryEnabled() === true;
   }
 
-  [Symbol.dispose](): void {
-    this.unmap();
+  protected override onUnmap(): void {
+    this.released();
   }
 
-  private access(offset: number, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
-    if (!this.mapped) throw new VfioSystemError("mapping access", errnoValue("EFAULT"), "emulated", `BAR${this.index} mapping`, "used after unmap()");
-    if (!Number.isInteger(offset) || offset < 0 || offset + size > this.size || offset % size !== 0) {
-      throw new RangeError(`BAR${this.index}: ${size}-byte access at ${offset} is outside the mapping or unaligned`);
-    }
-    const config = this.vdev.config;
-    if (!config || !config.memoryEnabled()) {
-      throw new VfioSystemError("mapping access", errnoValue("EIO"), "emulated", `BAR${this.index} mapping`, "Memory Space Enable is off (real hardware: SIGBUS)");
-    }
-    const at = this.offset + BigInt(offset);
+  protected reach(at: bigint, size: 1 | 2 | 4 | 8, value?: bigint): bigint {
     // The MSI-X table and PBA are the function's (msix_mappable_cap: x86 lets userspace map
     // them), every other byte the model's.
     const { config: physical, model } = this.vdev.fn;
