@@ -27,6 +27,7 @@ import {
   STATUS_COMPUTING, STATUS_IRQ_FACT, checkTransfer, equal, hex4, timeoutError, timeoutOnly,
   type EduCompletion, type EduDriverOptions, type EduIdentity, type EduIommuDemo,
 } from "./edu-spec.js";
+import { runUndo, type UndoSteps } from "./undo-steps.js";
 
 export { EDU_DMA_LIMIT, EDU_MAX_TRANSFER, type EduCompletion, type EduDriverOptions, type EduIdentity, type EduIommuDemo } from "./edu-spec.js";
 
@@ -81,7 +82,7 @@ export class EduDriver implements AsyncDisposable {
     if (vendor !== EDU_VENDOR || deviceId !== EDU_DEVICE) {
       throw new VfioUsageError(`${device.name} is ${hex4(vendor)}:${hex4(deviceId)}, not an edu (1234:11e8)`, "ENODEV");
     }
-    const undo: (() => Promise<void> | void)[] = [];
+    const undo: UndoSteps = [];
     try {
       await enableMemoryAndBusMaster(device);
       undo.push(async () => void (await setBusMaster(device, false)));
@@ -110,13 +111,7 @@ export class EduDriver implements AsyncDisposable {
       }
       return new EduDriver(device, bar, buffer, notifier, irqIndex, { id, major: id >>> 24, minor: (id >>> 16) & 0xff }, options.timeoutMs ?? 5000);
     } catch (error) {
-      for (const step of undo.reverse()) {
-        try {
-          await step();
-        } catch {
-          // Keep the first error: it says why open failed.
-        }
-      }
+      await runUndo(undo);
       throw error;
     }
   }

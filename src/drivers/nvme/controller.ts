@@ -26,6 +26,7 @@ import { RegisterPort } from "./register-port.js";
 import { decodeCapabilities, formatVersion, NVME_REG, type ControllerCapabilities } from "./registers.js";
 import { allocateQueueMemory, listEntriesFor } from "./queue-memory.js";
 import { NvmeCommandError, NvmeControllerError, decodeStatus } from "./status.js";
+import { runUndo, type UndoSteps } from "../undo-steps.js";
 
 /** PCI class 01h subclass 08h programming interface 02h: NVM Express (PCI Code and ID Assignment §1.2). */
 const NVME_CLASS = 0x010802;
@@ -110,7 +111,7 @@ export class NvmeController implements AsyncDisposable {
     if (classCode !== NVME_CLASS) {
       throw new VfioUsageError(`${device.name} has class ${classCode.toString(16).padStart(6, "0")}, not an NVMe controller (010802)`, "ENODEV");
     }
-    const undo: (() => Promise<void> | void)[] = [];
+    const undo: UndoSteps = [];
     try {
       await enableMemoryAndBusMaster(device);
       undo.push(async () => void (await setBusMaster(device, false)));
@@ -158,13 +159,7 @@ export class NvmeController implements AsyncDisposable {
       await controller.#bringUp(ioQueuesWanted, options.queueDepth ?? 64, allocate);
       return controller;
     } catch (error) {
-      for (const step of undo.reverse()) {
-        try {
-          await step();
-        } catch {
-          // Keep the first error: it says why open failed.
-        }
-      }
+      await runUndo(undo);
       throw error;
     }
   }
